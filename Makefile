@@ -1,0 +1,39 @@
+# kumo: make run brings up the all-in-one cloud, make test runs every test.
+SHELL      := /bin/bash
+GO         ?= go
+BIN        := bin
+VERSION    ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
+LDFLAGS    := -X main.version=$(VERSION)
+STATE_DIR  ?= $(CURDIR)/.kumo
+TEST_FLAGS ?= -count=1 -timeout 20m
+BENCH_FLAGS ?= -run '^$$' -bench . -benchtime 2s -count=1 -timeout 20m
+
+.PHONY: all build run test bench check setup clean
+
+all: build
+
+setup:
+	@bash deploy/host-setup.sh
+
+build:
+	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN)/kumod ./cmd/kumod
+	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN)/kumo ./cmd/kumo
+
+run: setup build
+	@echo "kumo: starting the all-in-one cloud (state in $(STATE_DIR)); Ctrl-C stops it"
+	@exec $(BIN)/kumod all-in-one --state-dir "$(STATE_DIR)"
+
+test: setup check
+	$(GO) test $(TEST_FLAGS) ./...
+
+bench: setup
+	$(GO) test $(BENCH_FLAGS) ./...
+
+check:
+	@unformatted=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+	  if [ -n "$$unformatted" ]; then echo "gofmt needed: $$unformatted"; exit 1; fi
+	$(GO) vet ./...
+	$(GO) test -count=1 -run TestServicePackagesDoNotImportEachOther ./internal/archtest/
+
+clean:
+	rm -rf $(BIN)

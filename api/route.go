@@ -1,0 +1,93 @@
+package api
+
+import (
+	"io"
+	"net/http"
+
+	"github.com/gin-gonic/gin"
+)
+
+// Handler serves one route: it reads the request from c and returns the
+// response to send, or a typed error that the server renders in the service's
+// dialect. Handlers never write error bodies themselves.
+type Handler func(c *gin.Context) (*Response, error)
+
+// Route is one endpoint declared as data.
+type Route struct {
+	// Method is the HTTP method (http.MethodGet, ...).
+	Method string
+	// Path is the gin path relative to the service prefix, e.g. "/v3/projects/:id".
+	Path string
+	// Handler serves the route.
+	Handler Handler
+	// Policy names the policy rule guarding the route; "" means the route is
+	// public (version documents, health).
+	Policy string
+}
+
+// Service is what a kumo service hands to the server to be mounted.
+type Service struct {
+	// Name labels the service in logs and metrics ("identity", "compute", ...).
+	Name string
+	// Prefix is the path prefix the service lives under in all-in-one ("/identity").
+	Prefix string
+	// Dialect decides how errors are rendered for this service.
+	Dialect Dialect
+	// Routes are the service's endpoints.
+	Routes []Route
+}
+
+// Response is what a handler returns: a status, an optional JSON body (or a
+// stream) and extra headers.
+type Response struct {
+	Status int
+	// Body is marshalled as JSON unless it is nil.
+	Body any
+	// Stream, when set, is copied to the client instead of Body, with
+	// ContentType as its type.
+	Stream      io.Reader
+	ContentType string
+	Header      http.Header
+}
+
+// OK is a 200 response with a JSON body.
+func OK(body any) *Response { return &Response{Status: http.StatusOK, Body: body} }
+
+// Created is a 201 response with a JSON body.
+func Created(body any) *Response { return &Response{Status: http.StatusCreated, Body: body} }
+
+// Accepted is a 202 response with an optional JSON body.
+func Accepted(body any) *Response { return &Response{Status: http.StatusAccepted, Body: body} }
+
+// NoContent is a 204 response.
+func NoContent() *Response { return &Response{Status: http.StatusNoContent} }
+
+// WithHeader sets a response header and returns the response for chaining.
+func (r *Response) WithHeader(key, value string) *Response {
+	if r.Header == nil {
+		r.Header = http.Header{}
+	}
+	r.Header.Set(key, value)
+	return r
+}
+
+func (r *Response) write(c *gin.Context) {
+	for k, vs := range r.Header {
+		for _, v := range vs {
+			c.Writer.Header().Add(k, v)
+		}
+	}
+	switch {
+	case r.Stream != nil:
+		ct := r.ContentType
+		if ct == "" {
+			ct = "application/octet-stream"
+		}
+		c.DataFromReader(r.Status, -1, ct, r.Stream, nil)
+	case r.Body != nil && r.Status != http.StatusNoContent:
+		c.JSON(r.Status, r.Body)
+	default:
+		c.Status(r.Status)
+		c.Writer.WriteHeaderNow()
+	}
+}

@@ -1,0 +1,18 @@
+package main
+
+import "github.com/spf13/cobra"
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = "dev"
+
+func newRoot() *cobra.Command {
+	root := &cobra.Command{
+		Use:           "kumo",
+		Short:         "kumo cloud client",
+		Version:       version,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.AddCommand(statusCommand())
+	return root
+}

@@ -1,0 +1,71 @@
+// Command kumod is the kumo server. It parses configuration, builds the
+// daemon with the services its subcommand asks for, runs it, and stops it in
+// order on SIGINT or SIGTERM.
+package main
+
+import (
+	"fmt"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+
+	"github.com/spf13/cobra"
+
+	"github.com/kumo-cloud/kumo/internal/config"
+	"github.com/kumo-cloud/kumo/internal/daemon"
+	"github.com/kumo-cloud/kumo/internal/logging"
+)
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = "dev"
+
+func main() {
+	if err := newRoot().Execute(); err != nil {
+		fmt.Fprintf(os.Stderr, "kumod: %s\n", oneLine(err.Error()))
+		os.Exit(1)
+	}
+}
+
+func newRoot() *cobra.Command {
+	root := &cobra.Command{
+		Use:           "kumod",
+		Short:         "kumo cloud server",
+		Version:       version,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.AddCommand(serveCommand("all-in-one", "Run every kumo service, an embedded NATS and a private PostgreSQL in one process", []string{"all-in-one"}))
+	return root
+}
+
+// serveCommand builds a subcommand that runs a daemon with the given roles.
+func serveCommand(use, short string, roles []string) *cobra.Command {
+	cfg := config.Default()
+	cmd := &cobra.Command{
+		Use:   use,
+		Short: short,
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGINT, syscall.SIGTERM)
+			defer stop()
+			log := logging.New(os.Stderr, cfg.LogLevel, cfg.LogFormat)
+			d, err := daemon.Start(ctx, cfg, log, daemon.Options{Roles: roles, Version: version})
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(os.Stderr, "kumo is ready at %s (state in %s)\n", d.URL(), cfg.StateDir)
+			go func() {
+				<-ctx.Done()
+				stop() // a second signal now ends the process at once
+			}()
+			return d.Run(ctx)
+		},
+	}
+	cfg.Bind(cmd.Flags())
+	return cmd
+}
+
+// oneLine keeps an error message on one line.
+func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
+

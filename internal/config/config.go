@@ -1,0 +1,157 @@
+// Package config owns kumod's configuration: its fields, defaults, the
+// KUMO_* environment variables and command-line flags that set them, and
+// their validation. It must not start anything.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/spf13/pflag"
+)
+
+// Config is the configuration of one kumod process.
+type Config struct {
+	// StateDir holds the private PostgreSQL cluster, the JetStream store,
+	// images, disks, logs and the generated clouds.yaml.
+	StateDir string
+	// DatabaseURL points at an external PostgreSQL; empty starts a private one.
+	DatabaseURL string
+	// NATSURL points at an external NATS cluster; empty embeds a server.
+	NATSURL string
+	// NATSListen is where the embedded NATS server listens.
+	NATSListen string
+	// Listen is the HTTP listen address of the API.
+	Listen string
+	// LibvirtURI is the libvirt connection of the compute agent.
+	LibvirtURI string
+	// VirtType forces the libvirt domain type ("kvm" or "qemu"); empty means
+	// use the host probe's decision.
+	VirtType string
+	// VirtTypeFile is where deploy/host-setup.sh records its KVM probe.
+	VirtTypeFile string
+	// Host names this node in the cluster.
+	Host string
+	// LogLevel is debug, info, warn or error; LogFormat is text or json.
+	LogLevel  string
+	LogFormat string
+}
+
+// Default returns the built-in defaults, before environment and flags.
+func Default() Config {
+	host, _ := os.Hostname()
+	return Config{
+		StateDir:     ".kumo",
+		NATSListen:   "127.0.0.1:4222",
+		Listen:       "127.0.0.1:8080",
+		LibvirtURI:   "qemu:///system",
+		VirtTypeFile: "/var/lib/kumo/virt-type",
+		Host:         host,
+		LogLevel:     "info",
+		LogFormat:    "text",
+	}
+}
+
+// field binds a config field to its flag and environment variable.
+type field struct {
+	ptr   *string
+	flag  string
+	env   string
+	usage string
+}
+
+func (c *Config) fields() []field {
+	return []field{
+		{&c.StateDir, "state-dir", "KUMO_STATE_DIR", "state directory"},
+		{&c.DatabaseURL, "database-url", "KUMO_DATABASE_URL", "external PostgreSQL URL (default: a private cluster in the state dir)"},
+		{&c.NATSURL, "nats-url", "KUMO_NATS_URL", "external NATS URL (default: an embedded server)"},
+		{&c.NATSListen, "nats-listen", "KUMO_NATS_LISTEN", "listen address of the embedded NATS server"},
+		{&c.Listen, "listen", "KUMO_LISTEN", "HTTP listen address"},
+		{&c.LibvirtURI, "libvirt-uri", "KUMO_LIBVIRT_URI", "libvirt connection URI"},
+		{&c.VirtType, "virt-type", "KUMO_VIRT_TYPE", "libvirt domain type, kvm or qemu (default: the host probe's decision)"},
+		{&c.VirtTypeFile, "virt-type-file", "KUMO_VIRT_TYPE_FILE", "where the host probe recorded kvm or qemu"},
+		{&c.Host, "host", "KUMO_HOST", "name of this node"},
+		{&c.LogLevel, "log-level", "KUMO_LOG_LEVEL", "debug, info, warn or error"},
+		{&c.LogFormat, "log-format", "KUMO_LOG_FORMAT", "text or json"},
+	}
+}
+
+// Bind registers the flags on fs, with defaults taken from the environment
+// when the KUMO_* variable is set.
+func (c *Config) Bind(fs *pflag.FlagSet) {
+	for _, f := range c.fields() {
+		def := *f.ptr
+		if v, ok := os.LookupEnv(f.env); ok {
+			def = v
+		}
+		fs.StringVar(f.ptr, f.flag, def, f.usage+" ["+f.env+"]")
+	}
+}
+
+// Validate checks the configuration and prepares the state directory,
+// returning an error that names the problem in one line.
+func (c *Config) Validate() error {
+	if _, _, err := net.SplitHostPort(c.Listen); err != nil {
+		return fmt.Errorf("--listen %q: %v", c.Listen, err)
+	}
+	if c.NATSURL == "" {
+		if _, _, err := net.SplitHostPort(c.NATSListen); err != nil {
+			return fmt.Errorf("--nats-listen %q: %v", c.NATSListen, err)
+		}
+	}
+	switch c.VirtType {
+	case "", "kvm", "qemu":
+	default:
+		return fmt.Errorf("--virt-type %q: must be kvm or qemu", c.VirtType)
+	}
+	switch c.LogLevel {
+	case "debug", "info", "warn", "error":
+	default:
+		return fmt.Errorf("--log-level %q: must be debug, info, warn or error", c.LogLevel)
+	}
+	switch c.LogFormat {
+	case "text", "json":
+	default:
+		return fmt.Errorf("--log-format %q: must be text or json", c.LogFormat)
+	}
+	if strings.TrimSpace(c.Host) == "" {
+		return errors.New("--host: empty node name")
+	}
+	abs, err := filepath.Abs(c.StateDir)
+	if err != nil {
+		return fmt.Errorf("state dir %q: %v", c.StateDir, err)
+	}
+	c.StateDir = abs
+	return checkWritable(abs)
+}
+
+// checkWritable creates dir if needed and proves a file can be written in it.
+func checkWritable(dir string) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("state dir %s is not writable: %v", dir, unwrapPath(err))
+	}
+	f, err := os.CreateTemp(dir, ".write-test-*")
+	if err != nil {
+		return fmt.Errorf("state dir %s is not writable: %v", dir, unwrapPath(err))
+	}
+	name := f.Name()
+	f.Close()
+	return os.Remove(name)
+}
+
+func unwrapPath(err error) error {
+	var pe *os.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	return err
+}
+
+// Path returns a path inside the state directory.
+func (c *Config) Path(elem ...string) string {
+	return filepath.Join(append([]string{c.StateDir}, elem...)...)
+}
