@@ -28,7 +28,9 @@ const (
 // Error is a structured error that crosses the bus in a reply envelope so a
 // remote failure keeps its code; recover it with errors.As.
 type Error struct {
-	Code    string `json:"code"`
+	// Code is one of the Code* constants.
+	Code string `json:"code"`
+	// Message is a human-readable explanation, safe to show to the caller.
 	Message string `json:"message"`
 }
 

@@ -24,8 +24,10 @@ const (
 // Reply is the envelope every bus reply is carried in: exactly one of
 // Result and Error is set.
 type Reply[T any] struct {
-	Result T      `json:"result,omitzero"`
-	Error  *Error `json:"error,omitempty"`
+	// Result is the handler's value when it succeeded.
+	Result T `json:"result,omitzero"`
+	// Error is the handler's failure, if any.
+	Error *Error `json:"error,omitempty"`
 }
 
 // Request sends req as JSON on subject and decodes the typed reply; a remote

@@ -129,9 +129,9 @@ func (l *serverLogger) fatalErr() error {
 	return l.fatal
 }
 
-// Noticef logs a notice as info.
+// Noticef logs a notice at debug level: nats-server is chatty at start.
 func (l *serverLogger) Noticef(format string, v ...any) {
-	l.log.Info(fmt.Sprintf(format, v...))
+	l.log.Debug(fmt.Sprintf(format, v...))
 }
 
 // Warnf logs a warning.

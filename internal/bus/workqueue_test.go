@@ -96,12 +96,14 @@ func TestWorkQueue(t *testing.T) {
 		name string
 		// fails says whether delivery n (from 1) of a job fails.
 		fails      func(delivery int) bool
+		panics     bool
 		opts       []bus.ConsumeOption
 		wantCalls  int
 		wantPassed bool
 	}{
 		{name: "delivered and acked", fails: func(int) bool { return false }, wantCalls: 1, wantPassed: true},
 		{name: "error redelivers", fails: func(n int) bool { return n < 3 }, wantCalls: 3, wantPassed: true},
+		{name: "panic redelivers", fails: func(n int) bool { return n < 2 }, panics: true, wantCalls: 2, wantPassed: true},
 		{
 			name:      "gives up after max deliver",
 			fails:     func(int) bool { return true },
@@ -118,6 +120,9 @@ func TestWorkQueue(t *testing.T) {
 			stop, err := bus.Consume(context.Background(), wq, "host1", host1Filter, func(ctx context.Context, j job) error {
 				n := int(calls.Add(1))
 				if tt.fails(n) {
+					if tt.panics {
+						panic(fmt.Sprintf("attempt %d panicked", n))
+					}
 					return fmt.Errorf("attempt %d failed", n)
 				}
 				passed.Store(true)

@@ -141,7 +141,7 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger, opts Option
 func (d *Daemon) startDatabase(ctx context.Context) error {
 	dsn := d.cfg.DatabaseURL
 	if dsn == "" {
-		cluster, err := db.StartCluster(ctx, db.ClusterConfig{Dir: d.cfg.Path("postgres"), Log: d.log.With("component", "postgres")})
+		cluster, err := db.StartCluster(ctx, db.ClusterConfig{Dir: d.cfg.Path("postgres"), Log: d.log})
 		if err != nil {
 			return fmt.Errorf("postgres: %w", err)
 		}
@@ -176,7 +176,7 @@ func (d *Daemon) startBus(ctx context.Context) error {
 		if err != nil {
 			return fmt.Errorf("--nats-listen %s: %w", d.cfg.NATSListen, err)
 		}
-		srv, err := bus.StartServer(bus.ServerConfig{StoreDir: d.cfg.Path("nats"), Host: host, Port: port, Log: d.log.With("component", "nats-server")})
+		srv, err := bus.StartServer(bus.ServerConfig{StoreDir: d.cfg.Path("nats"), Host: host, Port: port, Log: d.log})
 		if err != nil {
 			return fmt.Errorf("nats: %w", err)
 		}
@@ -185,7 +185,7 @@ func (d *Daemon) startBus(ctx context.Context) error {
 	}
 	connCtx, cancel := context.WithTimeout(ctx, connectTimeout)
 	defer cancel()
-	b, err := bus.Connect(connCtx, url, "kumod-"+d.cfg.Host, d.log.With("component", "bus"))
+	b, err := bus.Connect(connCtx, url, "kumod-"+d.cfg.Host, d.log)
 	if err != nil {
 		return fmt.Errorf("nats %s: %w", url, err)
 	}
