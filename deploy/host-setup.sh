@@ -269,7 +269,10 @@ boot_probe() {
 }
 
 cached=""
-if [[ ${KUMO_REPROBE:-0} != 1 && -f $VIRT_TYPE_FILE && $VIRT_TYPE_FILE -nt $SCRIPT_PATH ]]; then
+# The cache is keyed on the probe's own recipe (this script's content), not on file times, so a
+# fresh clone of the same script reuses the answer.
+PROBE_KEY=$(sha256sum "$SCRIPT_PATH" | cut -d' ' -f1)
+if [[ ${KUMO_REPROBE:-0} != 1 && -f $VIRT_TYPE_FILE && "$(cat "$VIRT_TYPE_FILE.key" 2>/dev/null)" == "$PROBE_KEY" ]]; then
 	cached=$(<"$VIRT_TYPE_FILE")
 	[[ $cached == kvm || $cached == qemu ]] || cached=""
 fi
@@ -288,18 +291,19 @@ else
 		why="no /dev/kvm"
 	# Nested KVM can stall in the firmware (5-11 s seen for this probe while TCG takes 0.4 s)
 	# or hang guests outright; either way TCG serves guests better, so KVM must finish this
-	# 512-byte guest within 5 s to be chosen.
-	elif boot_probe kvm "$PROBE_DIR/boot.img" "$PROBE_DIR/kvm.out" 5; then
+	# 512-byte guest within 3 s to be chosen.
+	elif boot_probe kvm "$PROBE_DIR/boot.img" "$PROBE_DIR/kvm.out" 3; then
 		vt=kvm
 		why="a test guest booted under KVM in ${PROBE_MS} ms; TCG ${tcg_ms} ms"
 	else
 		vt=qemu
-		why="/dev/kvm exists but a test guest did not print its marker under KVM within 5 s (TCG took ${tcg_ms} ms)"
+		why="/dev/kvm exists but a test guest did not print its marker under KVM within 3 s (TCG took ${tcg_ms} ms)"
 		err=$(grep -v warning "$PROBE_DIR/kvm.out.log" 2>/dev/null | tail -n 1 || true)
 		[[ -z $err ]] || why+=": $err"
 	fi
 	echo "$vt" >"$VIRT_TYPE_FILE.tmp"
 	mv -f "$VIRT_TYPE_FILE.tmp" "$VIRT_TYPE_FILE"
+	echo "$PROBE_KEY" >"$VIRT_TYPE_FILE.key"
 	did "virt-type: $vt ($why) -> $VIRT_TYPE_FILE"
 fi
 

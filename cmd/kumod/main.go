@@ -68,4 +68,3 @@ func serveCommand(use, short string, roles []string) *cobra.Command {
 
 // oneLine keeps an error message on one line.
 func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
-
