@@ -5,6 +5,8 @@ import (
 	"net/http"
 
 	"github.com/gin-gonic/gin"
+
+	"github.com/kumo-cloud/kumo/api/policy"
 )
 
 // Handler serves one route: it reads the request from c and returns the
@@ -23,6 +25,13 @@ type Route struct {
 	// Policy names the policy rule guarding the route; "" means the route is
 	// public (version documents, health).
 	Policy string
+	// Target, when set, adds object attributes to the policy target (for
+	// rules such as "project_id:%(target.project.id)s"); it may fail, for
+	// example with NotFound.
+	Target func(c *gin.Context, t policy.Target) error
+	// HideDenied answers a policy denial with 404 instead of 403, so that
+	// another project's resource is invisible rather than forbidden.
+	HideDenied bool
 }
 
 // Service is what a kumo service hands to the server to be mounted.

@@ -3,6 +3,7 @@ package api
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
@@ -79,8 +80,14 @@ func NewServer(cfg Config) *Server {
 	return s
 }
 
-// Mount adds a service's routes under its prefix.
-func (s *Server) Mount(svc Service) {
+// Mount adds a service's routes under its prefix. Conflicting routes are an
+// error naming them, not a panic.
+func (s *Server) Mount(svc Service) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("mount %s: %v", svc.Name, p)
+		}
+	}()
 	sp := &svc
 	s.services = append(s.services, sp)
 	g := s.engine.Group(svc.Prefix)
@@ -88,6 +95,7 @@ func (s *Server) Mount(svc Service) {
 		r := &svc.Routes[i]
 		g.Handle(r.Method, r.Path, s.handle(sp, r))
 	}
+	return nil
 }
 
 // Handler exposes the server as an http.Handler (for tests and embedding).

@@ -22,7 +22,7 @@ import (
 	"io/fs"
 )
 
-//go:embed core
+//go:embed core identity
 var files embed.FS
 
 // order is the order services are migrated in. A service's tables never

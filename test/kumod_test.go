@@ -161,7 +161,9 @@ func processesUsing(dir string) []string {
 	return found
 }
 
-// leftovers lists sockets, pid files and locks left in the state dir.
+// leftovers lists sockets, pid files and PostgreSQL's socket locks left in
+// the state dir. (flock files such as the token key repository's .lock are
+// not stale state: they hold no lock once their process is gone.)
 func leftovers(dir string) []string {
 	var found []string
 	filepath.WalkDir(dir, func(path string, d os.DirEntry, err error) error {
@@ -169,7 +171,7 @@ func leftovers(dir string) []string {
 			return nil
 		}
 		name := d.Name()
-		if d.Type()&os.ModeSocket != 0 || name == "postmaster.pid" || strings.HasSuffix(name, ".lock") || strings.HasPrefix(name, ".s.PGSQL") {
+		if d.Type()&os.ModeSocket != 0 || name == "postmaster.pid" || strings.HasPrefix(name, ".s.PGSQL") {
 			found = append(found, path)
 		}
 		return nil

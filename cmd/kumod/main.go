@@ -12,6 +12,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/kumo-cloud/kumo/identity"
 	"github.com/kumo-cloud/kumo/internal/config"
 	"github.com/kumo-cloud/kumo/internal/daemon"
 	"github.com/kumo-cloud/kumo/internal/logging"
@@ -35,13 +36,18 @@ func newRoot() *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(serveCommand("all-in-one", "Run every kumo service, an embedded NATS and a private PostgreSQL in one process", []string{"all-in-one"}))
+	root.AddCommand(
+		serveCommand("all-in-one", "Run every kumo service, an embedded NATS and a private PostgreSQL in one process",
+			"127.0.0.1:8080", []string{"all-in-one"}, identity.Build),
+		serveCommand("identity", "Run the identity (Keystone v3) service alone", "127.0.0.1:5000", []string{"identity"}, identity.Build),
+	)
 	return root
 }
 
 // serveCommand builds a subcommand that runs a daemon with the given roles.
-func serveCommand(use, short string, roles []string) *cobra.Command {
+func serveCommand(use, short, listen string, roles []string, services ...daemon.Builder) *cobra.Command {
 	cfg := config.Default()
+	cfg.Listen = listen
 	cmd := &cobra.Command{
 		Use:   use,
 		Short: short,
@@ -50,11 +56,15 @@ func serveCommand(use, short string, roles []string) *cobra.Command {
 			ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGINT, syscall.SIGTERM)
 			defer stop()
 			log := logging.New(os.Stderr, cfg.LogLevel, cfg.LogFormat)
-			d, err := daemon.Start(ctx, cfg, log, daemon.Options{Roles: roles, Version: version})
+			d, err := daemon.Start(ctx, cfg, log, daemon.Options{Roles: roles, Version: version, Services: services})
 			if err != nil {
 				return err
 			}
 			fmt.Fprintf(os.Stderr, "kumo is ready at %s (state in %s)\n", d.URL(), cfg.StateDir)
+			if clouds := cfg.Path("clouds.yaml"); fileExists(clouds) {
+				fmt.Fprintf(os.Stderr, "admin credentials: %s (cloud \"kumo\": export OS_CLIENT_CONFIG_FILE=%s OS_CLOUD=kumo) and %s\n",
+					clouds, clouds, cfg.Path("openrc"))
+			}
 			go func() {
 				<-ctx.Done()
 				stop() // a second signal now ends the process at once
@@ -64,6 +74,11 @@ func serveCommand(use, short string, roles []string) *cobra.Command {
 	}
 	cfg.Bind(cmd.Flags())
 	return cmd
+}
+
+func fileExists(path string) bool {
+	_, err := os.Stat(path)
+	return err == nil
 }
 
 // oneLine keeps an error message on one line.

@@ -36,6 +36,8 @@ type Config struct {
 	VirtTypeFile string
 	// Host names this node in the cluster.
 	Host string
+	// PolicyFile overrides default policy rules (oslo.policy YAML or JSON).
+	PolicyFile string
 	// LogLevel is debug, info, warn or error; LogFormat is text or json.
 	LogLevel  string
 	LogFormat string
@@ -75,6 +77,7 @@ func (c *Config) fields() []field {
 		{&c.VirtType, "virt-type", "KUMO_VIRT_TYPE", "libvirt domain type, kvm or qemu (default: the host probe's decision)"},
 		{&c.VirtTypeFile, "virt-type-file", "KUMO_VIRT_TYPE_FILE", "where the host probe recorded kvm or qemu"},
 		{&c.Host, "host", "KUMO_HOST", "name of this node"},
+		{&c.PolicyFile, "policy-file", "KUMO_POLICY_FILE", "policy override file (oslo.policy YAML or JSON)"},
 		{&c.LogLevel, "log-level", "KUMO_LOG_LEVEL", "debug, info, warn or error"},
 		{&c.LogFormat, "log-format", "KUMO_LOG_FORMAT", "text or json"},
 	}

@@ -12,11 +12,13 @@ import (
 	"gorm.io/gorm"
 
 	"github.com/kumo-cloud/kumo/api"
+	"github.com/kumo-cloud/kumo/api/policy"
 	"github.com/kumo-cloud/kumo/internal/bus"
 	"github.com/kumo-cloud/kumo/internal/config"
 	"github.com/kumo-cloud/kumo/internal/db"
 	"github.com/kumo-cloud/kumo/internal/node"
 	"github.com/kumo-cloud/kumo/internal/revert"
+	"github.com/kumo-cloud/kumo/internal/token"
 	"github.com/kumo-cloud/kumo/internal/virt"
 )
 
@@ -33,6 +35,14 @@ type Deps struct {
 	Virt   *virt.Conn
 	// URL is the public base URL of the HTTP listener.
 	URL string
+	// Policy is the one policy engine; services register their defaults.
+	Policy *policy.Enforcer
+	// Keys, Codec, Revocations and Tokens are the token machinery: every
+	// service validates tokens locally with Tokens; identity issues with Codec.
+	Keys        *token.KeyRepository
+	Codec       *token.Codec
+	Revocations *token.RevocationList
+	Tokens      *token.Validator
 }
 
 // Service is a kumo service run by the daemon: its routes are mounted on the
@@ -114,22 +124,39 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger, opts Option
 		return nil, fmt.Errorf("register node %s: %w", cfg.Host, err)
 	}
 
+	if err := d.startTokens(ctx); err != nil {
+		return nil, err
+	}
+
 	health := api.NewHealth(
 		api.Check{Name: "postgres", Probe: func(ctx context.Context) (map[string]any, error) { return nil, db.Ping(ctx, d.deps.DB) }},
 		api.Check{Name: "nats", Probe: func(ctx context.Context) (map[string]any, error) { return nil, d.deps.Bus.Ping(ctx) }},
 		api.Check{Name: "libvirt", Probe: d.deps.Virt.Check},
 	)
-	d.http = api.NewServer(api.Config{Log: log.With("component", "http"), Health: health})
+	d.http = api.NewServer(api.Config{Log: log.With("component", "http"), Health: health,
+		Authorizer: &api.TokenAuth{Tokens: d.deps.Tokens, Enforcer: d.deps.Policy}})
+	services := make([]Service, 0, len(opts.Services))
 	for _, build := range opts.Services {
 		svc, err := build(d.deps)
 		if err != nil {
 			return nil, err
 		}
+		services = append(services, svc)
+	}
+	// Overrides are loaded once every service has registered its defaults.
+	if cfg.PolicyFile != "" {
+		if err := d.deps.Policy.LoadFile(cfg.PolicyFile); err != nil {
+			return nil, fmt.Errorf("--policy-file: %w", err)
+		}
+	}
+	for _, svc := range services {
 		if err := svc.Start(ctx); err != nil {
 			return nil, fmt.Errorf("start %s: %w", svc.API().Name, err)
 		}
 		d.stop.Add(svc.Stop)
-		d.http.Mount(svc.API())
+		if err := d.http.Mount(svc.API()); err != nil {
+			return nil, err
+		}
 	}
 	d.shutdown = d.stop.Clone()
 	d.stop.Success()
@@ -191,6 +218,37 @@ func (d *Daemon) startBus(ctx context.Context) error {
 	}
 	d.stop.Add(func(context.Context) error { b.Close(); return nil })
 	d.deps.Bus = b
+	return nil
+}
+
+// startTokens opens the token key repository (shared through the state
+// dir in all-in-one), builds the validator every service uses, and follows
+// revocations on NATS so that this process sees every past and future one.
+func (d *Daemon) startTokens(ctx context.Context) error {
+	enforcer, err := policy.New(policy.Defaults())
+	if err != nil {
+		return fmt.Errorf("policy: %w", err)
+	}
+	keys, err := token.OpenRepository(d.cfg.Path("identity", "token-keys"))
+	if err != nil {
+		return fmt.Errorf("token keys: %w", err)
+	}
+	codec, err := token.NewCodec(keys)
+	if err != nil {
+		return fmt.Errorf("token keys: %w", err)
+	}
+	list := token.NewRevocationList()
+	stopFollow, err := token.Follow(ctx, d.deps.Bus, list, d.log.With("component", "revocations"))
+	if err != nil {
+		return fmt.Errorf("token revocations: %w", err)
+	}
+	d.stop.Add(func(context.Context) error { stopFollow(); return nil })
+	pruneCtx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); list.RunPruner(pruneCtx, time.Minute) }()
+	d.stop.Add(func(context.Context) error { cancel(); <-done; return nil })
+	d.deps.Policy, d.deps.Keys, d.deps.Codec, d.deps.Revocations = enforcer, keys, codec, list
+	d.deps.Tokens = token.NewValidator(codec, list)
 	return nil
 }
 

@@ -1,0 +1,23 @@
+package identity
+
+import (
+	"github.com/kumo-cloud/kumo/identity/store"
+	"github.com/kumo-cloud/kumo/internal/daemon"
+)
+
+// Build is the daemon.Builder of the identity service: it registers
+// identity's policy defaults and wires the service to the daemon's database,
+// bus and token machinery.
+func Build(d daemon.Deps) (daemon.Service, error) {
+	if err := d.Policy.Register(Policy); err != nil {
+		return nil, err
+	}
+	return New(Config{PublicURL: d.URL, StateDir: d.Config.StateDir}, Deps{
+		Store:       store.New(d.DB),
+		Bus:         d.Bus,
+		Codec:       d.Codec,
+		Tokens:      d.Tokens,
+		Revocations: d.Revocations,
+		Log:         d.Log,
+	}), nil
+}
