@@ -21,18 +21,13 @@ import (
 	"github.com/kumo-cloud/kumo/internal/testutil"
 )
 
-// kumodBinary builds cmd/kumod once per test run.
+// kumodBinary builds cmd/kumod once per test binary.
 func kumodBinary(t *testing.T) string {
 	t.Helper()
-	bin := filepath.Join(os.TempDir(), "kumod-e2e-"+strconv.Itoa(os.Getpid()))
-	if _, err := os.Stat(bin); err == nil {
-		return bin
-	}
-	out, err := exec.Command("go", "build", "-o", bin, "github.com/kumo-cloud/kumo/cmd/kumod").CombinedOutput()
+	bin, err := buildKumod()
 	if err != nil {
-		t.Fatalf("go build kumod: %v\n%s", err, out)
+		t.Fatal(err)
 	}
-	t.Cleanup(func() { os.Remove(bin) })
 	return bin
 }
 
@@ -52,12 +47,21 @@ func stateDir(t *testing.T) string {
 
 func freeAddr(t *testing.T) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	addr, err := freePort()
 	if err != nil {
 		t.Fatal(err)
 	}
+	return addr
+}
+
+// freePort returns a loopback address that was free a moment ago.
+func freePort() (string, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", err
+	}
 	defer ln.Close()
-	return ln.Addr().String()
+	return ln.Addr().String(), nil
 }
 
 type kumod struct {
@@ -68,16 +72,32 @@ type kumod struct {
 	done   chan error
 }
 
-func startKumod(t *testing.T, bin, state string) *kumod {
-	t.Helper()
-	listen := freeAddr(t)
+// launchKumod starts an all-in-one kumod on free ports.
+func launchKumod(bin, state string) (*kumod, error) {
+	listen, err := freePort()
+	if err != nil {
+		return nil, err
+	}
+	natsListen, err := freePort()
+	if err != nil {
+		return nil, err
+	}
 	k := &kumod{url: "http://" + listen, state: state, stderr: &bytes.Buffer{}, done: make(chan error, 1)}
-	k.cmd = exec.Command(bin, "all-in-one", "--state-dir", state, "--listen", listen, "--nats-listen", freeAddr(t), "--log-level", "warn")
+	k.cmd = exec.Command(bin, "all-in-one", "--state-dir", state, "--listen", listen, "--nats-listen", natsListen, "--log-level", "warn")
 	k.cmd.Stderr = k.stderr
 	if err := k.cmd.Start(); err != nil {
-		t.Fatal(err)
+		return nil, err
 	}
 	go func() { k.done <- k.cmd.Wait() }()
+	return k, nil
+}
+
+func startKumod(t *testing.T, bin, state string) *kumod {
+	t.Helper()
+	k, err := launchKumod(bin, state)
+	if err != nil {
+		t.Fatal(err)
+	}
 	t.Cleanup(func() {
 		if k.cmd.ProcessState == nil {
 			k.cmd.Process.Signal(syscall.SIGTERM)
