@@ -130,7 +130,7 @@ func (d Dialect) Status(k Kind) int {
 		return http.StatusUnsupportedMediaType
 	case KindQuotaExceeded:
 		switch d {
-		case DialectNova:
+		case DialectNova, DialectKeystone:
 			return http.StatusForbidden
 		case DialectNeutron:
 			return http.StatusConflict

@@ -1,6 +1,7 @@
 package identity
 
 import (
+	"errors"
 	"slices"
 	"time"
 
@@ -8,6 +9,7 @@ import (
 
 	"github.com/kumo-cloud/kumo/api"
 	"github.com/kumo-cloud/kumo/identity/store"
+	"github.com/kumo-cloud/kumo/internal/quota"
 	"github.com/kumo-cloud/kumo/internal/token"
 )
 
@@ -96,7 +98,16 @@ func (s *Service) createAppCred(c *gin.Context) (*api.Response, error) {
 	if ac.SecretHash, err = hashSecret(s.cfg.Argon2, secret); err != nil {
 		return nil, api.Internal(err)
 	}
-	if err := s.store.CreateAppCredential(ctx, &ac); err != nil {
+	err = s.store.Tx(ctx, func(tx *store.Store) error {
+		if err := tx.CreateAppCredential(ctx, &ac); err != nil {
+			return err
+		}
+		return tx.ConsumeQuota(ctx, s.quota, ac.ProjectID, map[string]int64{ResourceAppCreds: 1})
+	})
+	if over := (*quota.OverQuotaError)(nil); errors.As(err, &over) {
+		return nil, api.QuotaExceeded("Unable to create additional application credentials, maximum of %d already reached for project %s.", over.Limit, ac.ProjectID)
+	}
+	if err != nil {
 		return nil, storeErr(err)
 	}
 	v := s.appCredView(ac, roles)
@@ -149,7 +160,13 @@ func (s *Service) deleteAppCred(c *gin.Context) (*api.Response, error) {
 	if err != nil || ac.UserID != c.Param("user_id") {
 		return nil, api.NotFound("Could not find application credential: %s.", c.Param("cred_id"))
 	}
-	if err := s.store.DeleteAppCredential(ctx, ac.ID); err != nil {
+	err = s.store.Tx(ctx, func(tx *store.Store) error {
+		if err := tx.DeleteAppCredential(ctx, ac.ID); err != nil {
+			return err
+		}
+		return tx.ConsumeQuota(ctx, s.quota, ac.ProjectID, map[string]int64{ResourceAppCreds: -1})
+	})
+	if err != nil {
 		return nil, storeErr(err)
 	}
 	if err := s.revoke(ctx, token.Revocation{Kind: "app_cred", AppCredID: ac.ID}); err != nil {

@@ -235,16 +235,19 @@ func (s *Service) assignmentView(ctx context.Context, a store.Assignment, names 
 		if actorKind == "user" {
 			if u, err := s.store.GetUser(ctx, a.ActorID); err == nil {
 				actor["name"] = u.Name
-				actor["domain"] = gin.H{"id": u.DomainID}
+				actor["domain"] = s.domainRef(ctx, u.DomainID)
 			}
 		} else if g, err := s.store.GetGroup(ctx, a.ActorID); err == nil {
 			actor["name"] = g.Name
-			actor["domain"] = gin.H{"id": g.DomainID}
+			actor["domain"] = s.domainRef(ctx, g.DomainID)
 		}
-		if targetKind == "project" {
+		switch targetKind {
+		case "project":
 			if p, err := s.store.GetProject(ctx, a.TargetID); err == nil {
-				scope = gin.H{"project": gin.H{"id": p.ID, "name": p.Name, "domain": gin.H{"id": p.DomainID}}}
+				scope = gin.H{"project": gin.H{"id": p.ID, "name": p.Name, "domain": s.domainRef(ctx, p.DomainID)}}
 			}
+		case "domain":
+			scope = gin.H{"domain": s.domainRef(ctx, a.TargetID)}
 		}
 	}
 	var assignment string
@@ -258,4 +261,14 @@ func (s *Service) assignmentView(ctx context.Context, a store.Assignment, names 
 		links["membership"] = s.url("/groups/" + via + "/users/" + a.ActorID)
 	}
 	return gin.H{"role": role, actorKind: actor, "scope": scope, "links": links}
+}
+
+// domainRef is a domain's {"id", "name"} as include_names shows it
+// (openstackclient prints "name@domain-name").
+func (s *Service) domainRef(ctx context.Context, id string) gin.H {
+	ref := gin.H{"id": id}
+	if d, err := s.store.GetDomain(ctx, id); err == nil {
+		ref["name"] = d.Name
+	}
+	return ref
 }

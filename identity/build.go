@@ -3,6 +3,7 @@ package identity
 import (
 	"github.com/kumo-cloud/kumo/identity/store"
 	"github.com/kumo-cloud/kumo/internal/daemon"
+	"github.com/kumo-cloud/kumo/internal/quota"
 )
 
 // Build is the daemon.Builder of the identity service: it registers
@@ -12,12 +13,14 @@ func Build(d daemon.Deps) (daemon.Service, error) {
 	if err := d.Policy.Register(Policy); err != nil {
 		return nil, err
 	}
-	return New(Config{PublicURL: d.URL, StateDir: d.Config.StateDir}, Deps{
+	d.Quota.Register(quota.Defaults{ResourceAppCreds: quota.Unlimited})
+	return New(Config{PublicURL: d.URL, StateDir: d.Config.StateDir, TokenTTL: d.Config.TokenTTL}, Deps{
 		Store:       store.New(d.DB),
 		Bus:         d.Bus,
 		Codec:       d.Codec,
 		Tokens:      d.Tokens,
 		Revocations: d.Revocations,
+		Quota:       d.Quota,
 		Log:         d.Log,
 	}), nil
 }

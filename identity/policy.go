@@ -79,4 +79,12 @@ var Policy = map[string]string{
 	"identity:get_application_credential":    "rule:identity:admin_required or rule:identity:owner",
 	"identity:create_application_credential": "rule:identity:owner",
 	"identity:delete_application_credential": "rule:identity:admin_required or rule:identity:owner",
+
+	"identity:get_limit_model":        "",
+	"identity:list_registered_limits": "",
+	"identity:list_limits":            "",
+	"identity:get_limit":              "",
+	"identity:create_limits":          "rule:identity:admin_required",
+	"identity:update_limit":           "rule:identity:admin_required",
+	"identity:delete_limit":           "rule:identity:admin_required",
 }

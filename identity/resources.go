@@ -376,7 +376,21 @@ func (s *Service) updateUser(c *gin.Context) (*api.Response, error) {
 func (s *Service) deleteUser(c *gin.Context) (*api.Response, error) {
 	ctx := c.Request.Context()
 	id := c.Param("user_id")
-	if err := s.store.DeleteUser(ctx, id); err != nil {
+	// The user's application credentials go with it: release their quota in
+	// the same transaction.
+	err := s.store.Tx(ctx, func(tx *store.Store) error {
+		acs, err := tx.ListAppCredentials(ctx, id, "")
+		if err != nil {
+			return err
+		}
+		for _, ac := range acs {
+			if err := tx.ConsumeQuota(ctx, s.quota, ac.ProjectID, map[string]int64{ResourceAppCreds: -1}); err != nil {
+				return err
+			}
+		}
+		return tx.DeleteUser(ctx, id)
+	})
+	if err != nil {
 		return nil, storeErr(err)
 	}
 	if err := s.revoke(ctx, token.Revocation{Kind: "user", UserID: id}); err != nil {

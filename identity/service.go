@@ -13,6 +13,7 @@ import (
 	"github.com/kumo-cloud/kumo/api/policy"
 	"github.com/kumo-cloud/kumo/identity/store"
 	"github.com/kumo-cloud/kumo/internal/bus"
+	"github.com/kumo-cloud/kumo/internal/quota"
 	"github.com/kumo-cloud/kumo/internal/token"
 )
 
@@ -32,6 +33,9 @@ type Config struct {
 	Argon2 Argon2Params
 	// Region is the name of the region in the catalog.
 	Region string
+	// AppCredQuota is the default number of application credentials per
+	// project (-1: unlimited).
+	AppCredQuota int64
 }
 
 // Deps are what the identity service needs from the daemon.
@@ -43,6 +47,7 @@ type Deps struct {
 	// Revocations is this process's revocation list, updated at once when
 	// identity revokes (other processes learn over NATS).
 	Revocations *token.RevocationList
+	Quota       *quota.Engine
 	Log         *slog.Logger
 }
 
@@ -54,6 +59,7 @@ type Service struct {
 	codec       *token.Codec
 	tokens      api.TokenValidator
 	revocations *token.RevocationList
+	quota       *quota.Engine
 	log         *slog.Logger
 	// base is the public URL of the identity API ("http://host:port/identity").
 	base string
@@ -74,7 +80,7 @@ func New(cfg Config, deps Deps) *Service {
 		cfg.LockoutDuration = 5 * time.Minute
 	}
 	return &Service{cfg: cfg, store: deps.Store, bus: deps.Bus, codec: deps.Codec, tokens: deps.Tokens,
-		revocations: deps.Revocations, log: deps.Log.With("service", "identity"), base: cfg.PublicURL + Prefix}
+		revocations: deps.Revocations, quota: deps.Quota, log: deps.Log.With("service", "identity"), base: cfg.PublicURL + Prefix}
 }
 
 // Prefix is where identity lives in all-in-one.
@@ -189,6 +195,14 @@ func (s *Service) API() api.Service {
 		r(P, "/v3/users/:user_id/application_credentials", "identity:create_application_credential", s.createAppCred),
 		r(G, "/v3/users/:user_id/application_credentials/:cred_id", "identity:get_application_credential", s.getAppCred),
 		r(D, "/v3/users/:user_id/application_credentials/:cred_id", "identity:delete_application_credential", s.deleteAppCred),
+
+		r(G, "/v3/limits/model", "identity:get_limit_model", s.limitModel),
+		r(G, "/v3/registered_limits", "identity:list_registered_limits", s.listRegisteredLimits),
+		r(G, "/v3/limits", "identity:list_limits", s.listLimits),
+		r(P, "/v3/limits", "identity:create_limits", s.createLimits),
+		r(G, "/v3/limits/:limit_id", "identity:get_limit", s.getLimit),
+		r(U, "/v3/limits/:limit_id", "identity:update_limit", s.updateLimit),
+		r(D, "/v3/limits/:limit_id", "identity:delete_limit", s.deleteLimit),
 	)
 	return api.Service{Name: "identity", Prefix: Prefix, Dialect: api.DialectKeystone, Routes: routes}
 }

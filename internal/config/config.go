@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/spf13/pflag"
 )
@@ -41,6 +42,9 @@ type Config struct {
 	// LogLevel is debug, info, warn or error; LogFormat is text or json.
 	LogLevel  string
 	LogFormat string
+	// TokenTTL is the lifetime of issued tokens; zero means identity's
+	// default. A hidden flag, for tests of token expiry.
+	TokenTTL time.Duration
 }
 
 // Default returns the built-in defaults, before environment and flags.
@@ -93,6 +97,8 @@ func (c *Config) Bind(fs *pflag.FlagSet) {
 		}
 		fs.StringVar(f.ptr, f.flag, def, f.usage+" ["+f.env+"]")
 	}
+	fs.DurationVar(&c.TokenTTL, "token-ttl", c.TokenTTL, "lifetime of issued tokens (default: identity's)")
+	_ = fs.MarkHidden("token-ttl")
 }
 
 // Validate checks the configuration and prepares the state directory,
@@ -120,6 +126,9 @@ func (c *Config) Validate() error {
 	case "text", "json":
 	default:
 		return fmt.Errorf("--log-format %q: must be text or json", c.LogFormat)
+	}
+	if c.TokenTTL < 0 {
+		return fmt.Errorf("--token-ttl %s: must not be negative", c.TokenTTL)
 	}
 	if strings.TrimSpace(c.Host) == "" {
 		return errors.New("--host: empty node name")

@@ -17,6 +17,7 @@ import (
 	"github.com/kumo-cloud/kumo/internal/config"
 	"github.com/kumo-cloud/kumo/internal/db"
 	"github.com/kumo-cloud/kumo/internal/node"
+	"github.com/kumo-cloud/kumo/internal/quota"
 	"github.com/kumo-cloud/kumo/internal/revert"
 	"github.com/kumo-cloud/kumo/internal/token"
 	"github.com/kumo-cloud/kumo/internal/virt"
@@ -43,6 +44,9 @@ type Deps struct {
 	Codec       *token.Codec
 	Revocations *token.RevocationList
 	Tokens      *token.Validator
+	// Quota is the per-project quota engine; services register their
+	// resources' default limits with it.
+	Quota *quota.Engine
 }
 
 // Service is a kumo service run by the daemon: its routes are mounted on the
@@ -249,6 +253,7 @@ func (d *Daemon) startTokens(ctx context.Context) error {
 	d.stop.Add(func(context.Context) error { cancel(); <-done; return nil })
 	d.deps.Policy, d.deps.Keys, d.deps.Codec, d.deps.Revocations = enforcer, keys, codec, list
 	d.deps.Tokens = token.NewValidator(codec, list)
+	d.deps.Quota = quota.New(d.deps.DB, quota.Defaults{})
 	return nil
 }
 

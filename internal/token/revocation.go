@@ -35,7 +35,9 @@ const (
 // Revocation describes a set of tokens that must no longer validate.
 type Revocation struct {
 	// Kind is one of the Kind* constants and says which fields are used.
-	Kind      string `json:"kind"`
+	Kind string `json:"kind"`
+	// AuditID, UserID, ProjectID, DomainID, AppCredID and RoleID identify
+	// what is revoked; each kind uses the ones its constant names.
 	AuditID   string `json:"audit_id,omitempty"`
 	UserID    string `json:"user_id,omitempty"`
 	ProjectID string `json:"project_id,omitempty"`

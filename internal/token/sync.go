@@ -87,12 +87,14 @@ func Follow(ctx context.Context, b *bus.Bus, list *RevocationList, log *slog.Log
 	done := make(chan struct{})
 	progress := make(chan struct{}, 1)
 	var applied atomic.Uint64 // stream sequence of the last event applied
+	var endErr error          // why the follower ended; read after done
 	go func() {
 		defer close(done)
 		defer it.Stop()
 		for {
 			msg, err := it.Next(jetstream.NextContext(runCtx))
 			if err != nil {
+				endErr = err
 				if runCtx.Err() == nil {
 					log.Error("revocation follower ended", "error", err)
 				}
@@ -121,7 +123,7 @@ func Follow(ctx context.Context, b *bus.Bus, list *RevocationList, log *slog.Log
 		case <-progress:
 		case <-done:
 			stop()
-			return nil, fmt.Errorf("token: follow revocations: follower ended during replay: %w", context.Cause(runCtx))
+			return nil, fmt.Errorf("token: follow revocations: follower ended during replay: %w", endErr)
 		case <-ctx.Done():
 			stop()
 			return nil, fmt.Errorf("token: follow revocations: replay: %w", ctx.Err())
