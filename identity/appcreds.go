@@ -27,7 +27,7 @@ type appCredBody struct {
 
 func (s *Service) appCredView(ac store.AppCredential, roles []store.Role) appCredView {
 	v := appCredView{ID: ac.ID, Name: ac.Name, Description: ac.Description, ProjectID: ac.ProjectID,
-		ExpiresAt: optTime(ac.ExpiresAt), Unrestricted: ac.Unrestricted, Roles: []appCredRole{}, AccessRules: []any{},
+		ExpiresAt: optTimeNoZ(ac.ExpiresAt), Unrestricted: ac.Unrestricted, Roles: []appCredRole{}, AccessRules: []any{},
 		Links: link{s.url("/users/" + ac.UserID + "/application_credentials/" + ac.ID)}}
 	for _, r := range roles {
 		if slices.Contains(ac.RoleIDs, r.ID) {

@@ -377,7 +377,7 @@ func (s *Service) tokenBody(ctx context.Context, cl token.Claims, withCatalog bo
 	}
 	t := gin.H{
 		"methods":    cl.Methods,
-		"user":       gin.H{"id": user.ID, "name": user.Name, "domain": gin.H{"id": udom.ID, "name": udom.Name}, "password_expires_at": optTime(user.PasswordExpiresAt)},
+		"user":       gin.H{"id": user.ID, "name": user.Name, "domain": gin.H{"id": udom.ID, "name": udom.Name}, "password_expires_at": optTimeNoZ(user.PasswordExpiresAt)},
 		"audit_ids":  audit,
 		"issued_at":  formatTime(cl.IssuedAt),
 		"expires_at": formatTime(cl.ExpiresAt),

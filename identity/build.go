@@ -14,7 +14,8 @@ func Build(d daemon.Deps) (daemon.Service, error) {
 		return nil, err
 	}
 	d.Quota.Register(quota.Defaults{ResourceAppCreds: quota.Unlimited})
-	return New(Config{PublicURL: d.URL, StateDir: d.Config.StateDir, TokenTTL: d.Config.TokenTTL}, Deps{
+	return New(Config{PublicURL: d.URL, StateDir: d.Config.StateDir, TokenTTL: d.Config.TokenTTL,
+		LockoutAttempts: d.Config.LockoutAttempts, LockoutDuration: d.Config.LockoutDuration}, Deps{
 		Store:       store.New(d.DB),
 		Bus:         d.Bus,
 		Codec:       d.Codec,

@@ -122,11 +122,16 @@ const timeFormat = "2006-01-02T15:04:05.000000Z"
 
 func formatTime(t time.Time) string { return t.UTC().Format(timeFormat) }
 
-func optTime(t *time.Time) *string {
+// timeFormatNoZ is the format Keystone uses, without a zone, for the
+// expiry of users' passwords and of application credentials (clients such
+// as gophercloud parse exactly this).
+const timeFormatNoZ = "2006-01-02T15:04:05.000000"
+
+func optTimeNoZ(t *time.Time) *string {
 	if t == nil {
 		return nil
 	}
-	s := formatTime(*t)
+	s := t.UTC().Format(timeFormatNoZ)
 	return &s
 }
 
@@ -163,7 +168,7 @@ func (s *Service) projectView(p store.Project) projectView {
 
 func (s *Service) userView(u store.User) userView {
 	return userView{ID: u.ID, Name: u.Name, DomainID: u.DomainID, Enabled: u.Enabled,
-		DefaultProjectID: u.DefaultProjectID, PasswordExpiresAt: optTime(u.PasswordExpiresAt),
+		DefaultProjectID: u.DefaultProjectID, PasswordExpiresAt: optTimeNoZ(u.PasswordExpiresAt),
 		Options: map[string]any{}, Links: link{s.url("/users/" + u.ID)}}
 }
 

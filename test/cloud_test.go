@@ -56,7 +56,7 @@ func TestMain(m *testing.M) {
 }
 
 // sharedCloud starts (once) an all-in-one kumod for the whole test binary.
-func sharedCloud(t *testing.T) *Cloud {
+func sharedCloud(t testing.TB) *Cloud {
 	t.Helper()
 	sharedOnce.Do(func() {
 		bin, err := buildKumod()
@@ -120,7 +120,7 @@ func (c *Cloud) AuthURL() string { return c.URL + "/identity/v3" }
 
 // AdminClient is a gophercloud provider authenticated as the bootstrap
 // admin, scoped to the admin project.
-func (c *Cloud) AdminClient(t *testing.T) *gophercloud.ProviderClient {
+func (c *Cloud) AdminClient(t testing.TB) *gophercloud.ProviderClient {
 	t.Helper()
 	return c.Client(t, gophercloud.AuthOptions{
 		IdentityEndpoint: c.AuthURL(), Username: "admin", Password: c.AdminPassword, DomainName: "Default",
@@ -129,7 +129,7 @@ func (c *Cloud) AdminClient(t *testing.T) *gophercloud.ProviderClient {
 }
 
 // Client authenticates with the given options.
-func (c *Cloud) Client(t *testing.T, opts gophercloud.AuthOptions) *gophercloud.ProviderClient {
+func (c *Cloud) Client(t testing.TB, opts gophercloud.AuthOptions) *gophercloud.ProviderClient {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -141,7 +141,7 @@ func (c *Cloud) Client(t *testing.T, opts gophercloud.AuthOptions) *gophercloud.
 }
 
 // Identity returns an identity v3 service client for a provider.
-func (c *Cloud) Identity(t *testing.T, pc *gophercloud.ProviderClient) *gophercloud.ServiceClient {
+func (c *Cloud) Identity(t testing.TB, pc *gophercloud.ProviderClient) *gophercloud.ServiceClient {
 	t.Helper()
 	sc, err := openstack.NewIdentityV3(pc, gophercloud.EndpointOpts{})
 	if err != nil {

@@ -4,7 +4,9 @@
 package main
 
 import (
+	"context"
 	"fmt"
+	"net"
 	"os"
 	"os/signal"
 	"strings"
@@ -16,6 +18,7 @@ import (
 	"github.com/kumo-cloud/kumo/internal/config"
 	"github.com/kumo-cloud/kumo/internal/daemon"
 	"github.com/kumo-cloud/kumo/internal/logging"
+	"github.com/kumo-cloud/kumo/internal/token"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
@@ -40,6 +43,8 @@ func newRoot() *cobra.Command {
 		serveCommand("all-in-one", "Run every kumo service, an embedded NATS and a private PostgreSQL in one process",
 			"127.0.0.1:8080", []string{"all-in-one"}, identity.Build),
 		serveCommand("identity", "Run the identity (Keystone v3) service alone", "127.0.0.1:5000", []string{"identity"}, identity.Build),
+		bootstrapCommand(),
+		rotateKeysCommand(),
 	)
 	return root
 }
@@ -79,6 +84,70 @@ func serveCommand(use, short, listen string, roles []string, services ...daemon.
 func fileExists(path string) bool {
 	_, err := os.Stat(path)
 	return err == nil
+}
+
+// bootstrapCommand runs identity's first-start bootstrap (domain, roles,
+// admin, catalog, clouds.yaml) and exits, without serving.
+func bootstrapCommand() *cobra.Command {
+	cfg := config.Default()
+	cmd := &cobra.Command{
+		Use:   "bootstrap",
+		Short: "Create the Default domain, roles, admin user and catalog, write clouds.yaml and openrc, and exit",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if cfg.PublicURL == "" {
+				cfg.PublicURL = "http://" + cfg.Listen
+			}
+			// Bootstrap serves nothing; a private port keeps it from
+			// clashing with a kumod already running on --listen.
+			ln, err := net.Listen("tcp", "127.0.0.1:0")
+			if err != nil {
+				return err
+			}
+			log := logging.New(os.Stderr, cfg.LogLevel, cfg.LogFormat)
+			d, err := daemon.Start(cmd.Context(), cfg, log, daemon.Options{Roles: []string{"bootstrap"}, Version: version,
+				Listener: ln, Services: []daemon.Builder{identity.Build}})
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(os.Stderr, "bootstrapped; admin credentials in %s and %s\n", cfg.Path("clouds.yaml"), cfg.Path("openrc"))
+			return d.Shutdown(context.Background())
+		},
+	}
+	cfg.Bind(cmd.Flags())
+	return cmd
+}
+
+// rotateKeysCommand rotates the token key repository like keystone-manage
+// fernet_rotate: the staged key becomes primary, a new staged key is made,
+// and the oldest secondary beyond the active set is dropped.
+func rotateKeysCommand() *cobra.Command {
+	cfg := config.Default()
+	cmd := &cobra.Command{
+		Use:   "rotate-token-keys",
+		Short: "Rotate the token encryption keys (tokens from the previous primary stay valid)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			repo, err := token.OpenRepository(cfg.Path("identity", "token-keys"))
+			if err != nil {
+				return err
+			}
+			if err := repo.Rotate(); err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "rotated token keys in %s: %d active\n", repo.Dir(), len(repo.Keys()))
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&cfg.StateDir, "state-dir", envOr("KUMO_STATE_DIR", cfg.StateDir), "state directory [KUMO_STATE_DIR]")
+	return cmd
+}
+
+func envOr(key, def string) string {
+	if v, ok := os.LookupEnv(key); ok {
+		return v
+	}
+	return def
 }
 
 // oneLine keeps an error message on one line.

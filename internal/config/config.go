@@ -42,9 +42,17 @@ type Config struct {
 	// LogLevel is debug, info, warn or error; LogFormat is text or json.
 	LogLevel  string
 	LogFormat string
+	// PublicURL is the base URL clients reach this kumo on, as written into
+	// the catalog and clouds.yaml; empty means http://<listen>.
+	PublicURL string
 	// TokenTTL is the lifetime of issued tokens; zero means identity's
-	// default. A hidden flag, for tests of token expiry.
+	// default (one hour). It must stay under the events stream's 7-day
+	// retention, which carries revocations.
 	TokenTTL time.Duration
+	// LockoutAttempts locks a user out for LockoutDuration after that many
+	// failed logins in a row; 0 disables lockout.
+	LockoutAttempts int
+	LockoutDuration time.Duration
 }
 
 // Default returns the built-in defaults, before environment and flags.
@@ -81,6 +89,7 @@ func (c *Config) fields() []field {
 		{&c.VirtType, "virt-type", "KUMO_VIRT_TYPE", "libvirt domain type, kvm or qemu (default: the host probe's decision)"},
 		{&c.VirtTypeFile, "virt-type-file", "KUMO_VIRT_TYPE_FILE", "where the host probe recorded kvm or qemu"},
 		{&c.Host, "host", "KUMO_HOST", "name of this node"},
+		{&c.PublicURL, "public-url", "KUMO_PUBLIC_URL", "base URL clients use, for the catalog (default: http://<listen>)"},
 		{&c.PolicyFile, "policy-file", "KUMO_POLICY_FILE", "policy override file (oslo.policy YAML or JSON)"},
 		{&c.LogLevel, "log-level", "KUMO_LOG_LEVEL", "debug, info, warn or error"},
 		{&c.LogFormat, "log-format", "KUMO_LOG_FORMAT", "text or json"},
@@ -97,8 +106,9 @@ func (c *Config) Bind(fs *pflag.FlagSet) {
 		}
 		fs.StringVar(f.ptr, f.flag, def, f.usage+" ["+f.env+"]")
 	}
-	fs.DurationVar(&c.TokenTTL, "token-ttl", c.TokenTTL, "lifetime of issued tokens (default: identity's)")
-	_ = fs.MarkHidden("token-ttl")
+	fs.DurationVar(&c.TokenTTL, "token-ttl", envDuration("KUMO_TOKEN_TTL", c.TokenTTL), "lifetime of issued tokens (default 1h) [KUMO_TOKEN_TTL]")
+	fs.IntVar(&c.LockoutAttempts, "lockout-attempts", c.LockoutAttempts, "lock a user out after this many failed logins in a row (0: never)")
+	fs.DurationVar(&c.LockoutDuration, "lockout-duration", 5*time.Minute, "how long a locked-out user stays locked")
 }
 
 // Validate checks the configuration and prepares the state directory,
@@ -127,6 +137,13 @@ func (c *Config) Validate() error {
 	default:
 		return fmt.Errorf("--log-format %q: must be text or json", c.LogFormat)
 	}
+	if c.TokenTTL > 7*24*time.Hour {
+		return fmt.Errorf("--token-ttl %s: must be under 7 days, the retention of revocation events", c.TokenTTL)
+	}
+	if c.LockoutAttempts < 0 {
+		return fmt.Errorf("--lockout-attempts %d: must not be negative", c.LockoutAttempts)
+	}
+	c.PublicURL = strings.TrimRight(c.PublicURL, "/")
 	if c.TokenTTL < 0 {
 		return fmt.Errorf("--token-ttl %s: must not be negative", c.TokenTTL)
 	}
@@ -161,6 +178,16 @@ func unwrapPath(err error) error {
 		return pe.Err
 	}
 	return err
+}
+
+// envDuration reads a duration from the environment, or returns def.
+func envDuration(key string, def time.Duration) time.Duration {
+	if v, ok := os.LookupEnv(key); ok {
+		if d, err := time.ParseDuration(v); err == nil {
+			return d
+		}
+	}
+	return def
 }
 
 // Path returns a path inside the state directory.

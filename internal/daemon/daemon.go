@@ -110,7 +110,11 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger, opts Option
 		}
 	}
 	d.stop.Add(func(context.Context) error { d.ln.Close(); return nil })
-	d.deps = Deps{Config: cfg, Log: log, URL: "http://" + d.ln.Addr().String()}
+	url := cfg.PublicURL
+	if url == "" {
+		url = "http://" + d.ln.Addr().String()
+	}
+	d.deps = Deps{Config: cfg, Log: log, URL: url}
 
 	if err := d.startDatabase(ctx); err != nil {
 		return nil, err
