@@ -90,29 +90,43 @@ func sharedCloud(t testing.TB) *Cloud {
 		}
 		c := &Cloud{URL: k.url, StateDir: sharedState, k: k,
 			CloudsYAML: filepath.Join(sharedState, "clouds.yaml"), OpenRC: filepath.Join(sharedState, "openrc")}
-		raw, err := os.ReadFile(c.CloudsYAML)
-		if err != nil {
-			sharedErr = err
+		if c.AdminPassword, sharedErr = adminPassword(c.CloudsYAML); sharedErr != nil {
 			return
 		}
-		var f struct {
-			Clouds map[string]struct {
-				Auth struct {
-					Password string `yaml:"password"`
-				} `yaml:"auth"`
-			} `yaml:"clouds"`
-		}
-		if err := yaml.Unmarshal(raw, &f); err != nil {
-			sharedErr = err
-			return
-		}
-		c.AdminPassword = f.Clouds["kumo"].Auth.Password
 		shared = c
 	})
 	if sharedErr != nil {
 		t.Fatal(sharedErr)
 	}
 	return shared
+}
+
+// adminPassword reads the generated admin password from clouds.yaml.
+func adminPassword(cloudsYAML string) (string, error) {
+	raw, err := os.ReadFile(cloudsYAML)
+	if err != nil {
+		return "", err
+	}
+	var f struct {
+		Clouds map[string]struct {
+			Auth struct {
+				Password string `yaml:"password"`
+			} `yaml:"auth"`
+		} `yaml:"clouds"`
+	}
+	if err := yaml.Unmarshal(raw, &f); err != nil {
+		return "", err
+	}
+	return f.Clouds["kumo"].Auth.Password, nil
+}
+
+func readAdminPassword(t testing.TB, cloudsYAML string) string {
+	t.Helper()
+	pw, err := adminPassword(cloudsYAML)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pw
 }
 
 // AuthURL is the Keystone v3 endpoint of the cloud.

@@ -72,8 +72,8 @@ type kumod struct {
 	done   chan error
 }
 
-// launchKumod starts an all-in-one kumod on free ports.
-func launchKumod(bin, state string) (*kumod, error) {
+// launchKumod starts an all-in-one kumod on free ports, with extra flags.
+func launchKumod(bin, state string, extra ...string) (*kumod, error) {
 	listen, err := freePort()
 	if err != nil {
 		return nil, err
@@ -83,7 +83,8 @@ func launchKumod(bin, state string) (*kumod, error) {
 		return nil, err
 	}
 	k := &kumod{url: "http://" + listen, state: state, stderr: &bytes.Buffer{}, done: make(chan error, 1)}
-	k.cmd = exec.Command(bin, "all-in-one", "--state-dir", state, "--listen", listen, "--nats-listen", natsListen, "--log-level", "warn")
+	args := append([]string{"all-in-one", "--state-dir", state, "--listen", listen, "--nats-listen", natsListen, "--log-level", "warn"}, extra...)
+	k.cmd = exec.Command(bin, args...)
 	k.cmd.Stderr = k.stderr
 	if err := k.cmd.Start(); err != nil {
 		return nil, err
@@ -94,7 +95,13 @@ func launchKumod(bin, state string) (*kumod, error) {
 
 func startKumod(t *testing.T, bin, state string) *kumod {
 	t.Helper()
-	k, err := launchKumod(bin, state)
+	return startKumodArgs(t, bin, state)
+}
+
+// startKumodArgs starts a kumod with extra flags, stopped when the test ends.
+func startKumodArgs(t *testing.T, bin, state string, extra ...string) *kumod {
+	t.Helper()
+	k, err := launchKumod(bin, state, extra...)
 	if err != nil {
 		t.Fatal(err)
 	}
