@@ -116,7 +116,8 @@ func (s *Service) issueToken(c *gin.Context) (*api.Response, error) {
 	if err != nil {
 		return nil, api.Internal(err)
 	}
-	body, err := s.tokenBody(ctx, claims, c.Query("nocatalog") == "")
+	_, nocat := c.GetQuery("nocatalog") // present, with or without a value
+	body, err := s.tokenBody(ctx, claims, !nocat)
 	if err != nil {
 		return nil, err
 	}

@@ -3,10 +3,12 @@ package main
 import (
 	"context"
 	"crypto/tls"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/gophercloud/gophercloud/v2"
@@ -31,6 +33,32 @@ func addGlobalFlags(root *cobra.Command) {
 	root.PersistentFlags().StringVar(&global.cloud, "os-cloud", "", "cloud name in clouds.yaml [OS_CLOUD]")
 	root.PersistentFlags().StringVarP(&global.format, "format", "f", "table", "output format: table or json")
 	root.PersistentFlags().DurationVar(&global.timeout, "timeout", 60*time.Second, "give up on a request after this long")
+	root.PersistentPreRunE = func(*cobra.Command, []string) error {
+		if global.format != "table" && global.format != "json" {
+			return badFormat()
+		}
+		return nil
+	}
+}
+
+// describe turns an error into kumo's one-line message; a cloud's error
+// response becomes "HTTP <code>: <its message>" rather than gophercloud's
+// dump of the request and body.
+func describe(err error) string {
+	var unexpected gophercloud.ErrUnexpectedResponseCode
+	if errors.As(err, &unexpected) {
+		var body struct {
+			Error struct {
+				Message string `json:"message"`
+			} `json:"error"`
+		}
+		msg := strings.TrimSpace(string(unexpected.Body))
+		if json.Unmarshal(unexpected.Body, &body) == nil && body.Error.Message != "" {
+			msg = body.Error.Message
+		}
+		return fmt.Sprintf("%s %s: HTTP %d: %s", unexpected.Method, unexpected.URL, unexpected.Actual, msg)
+	}
+	return err.Error()
 }
 
 // session is an authenticated connection to a kumo cloud.
@@ -69,7 +97,7 @@ func connect(cmd *cobra.Command) (*session, error) {
 	}
 	pc.UserAgent.Prepend("kumo/" + version)
 	if err := openstack.Authenticate(ctx, pc, opts); err != nil {
-		return nil, fmt.Errorf("authenticate at %s: %v", opts.IdentityEndpoint, err)
+		return nil, fmt.Errorf("authenticate: %w", err)
 	}
 	id, err := openstack.NewIdentityV3(pc, eo)
 	if err != nil {

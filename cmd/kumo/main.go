@@ -10,7 +10,7 @@ import (
 
 func main() {
 	if err := newRoot().Execute(); err != nil {
-		fmt.Fprintf(os.Stderr, "kumo: %s\n", strings.Join(strings.Fields(err.Error()), " "))
+		fmt.Fprintf(os.Stderr, "kumo: %s\n", strings.Join(strings.Fields(describe(err)), " "))
 		os.Exit(1)
 	}
 }

@@ -13,6 +13,7 @@ func newRoot() *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(statusCommand())
+	addGlobalFlags(root)
+	root.AddCommand(statusCommand(), tokenCommand(), projectCommand(), userCommand(), roleCommand(), appCredCommand())
 	return root
 }
