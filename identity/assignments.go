@@ -143,8 +143,7 @@ func (s *Service) revokeGrant(c *gin.Context) (*api.Response, error) {
 func (s *Service) listRoleAssignments(c *gin.Context) (*api.Response, error) {
 	ctx := c.Request.Context()
 	f := store.AssignmentFilter{RoleID: c.Query("role.id")}
-	_, effective := c.GetQuery("effective")
-	_, names := c.GetQuery("include_names")
+	effective, names := queryFlag(c, "effective"), queryFlag(c, "include_names")
 	userID, groupID := c.Query("user.id"), c.Query("group.id")
 	switch {
 	case c.Query("scope.project.id") != "":
@@ -271,4 +270,18 @@ func (s *Service) domainRef(ctx context.Context, id string) gin.H {
 		ref["name"] = d.Name
 	}
 	return ref
+}
+
+// queryFlag reads a boolean query parameter the way Keystone does: present
+// with no value, or with any value but "0"/"false", means true.
+func queryFlag(c *gin.Context, key string) bool {
+	v, ok := c.GetQuery(key)
+	if !ok {
+		return false
+	}
+	switch strings.ToLower(v) {
+	case "0", "false", "no", "off":
+		return false
+	}
+	return true
 }

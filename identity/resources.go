@@ -94,6 +94,21 @@ func (s *Service) defaultDomain(c *gin.Context, explicit *string) string {
 	return DefaultDomainID
 }
 
+// userExtra keeps the optional attributes Keystone stores beside a user
+// (description, email) in its extra map.
+func userExtra(extra map[string]any, description, email *string) map[string]any {
+	for key, v := range map[string]*string{"description": description, "email": email} {
+		if v == nil {
+			continue
+		}
+		if extra == nil {
+			extra = map[string]any{}
+		}
+		extra[key] = *v
+	}
+	return extra
+}
+
 // Domains.
 
 func (s *Service) listDomains(c *gin.Context) (*api.Response, error) {
@@ -316,6 +331,7 @@ func (s *Service) createUser(c *gin.Context) (*api.Response, error) {
 	u := store.User{ID: store.NewID(), Name: *b.User.Name, DomainID: s.defaultDomain(c, b.User.DomainID), Enabled: true}
 	set(&u.Enabled, b.User.Enabled)
 	set(&u.DefaultProjectID, b.User.DefaultProjectID)
+	u.Extra = userExtra(u.Extra, b.User.Description, b.User.Email)
 	if _, err := s.store.GetDomain(ctx, u.DomainID); err != nil {
 		return nil, api.BadRequest("Could not find domain: %s.", u.DomainID)
 	}
@@ -357,6 +373,7 @@ func (s *Service) updateUser(c *gin.Context) (*api.Response, error) {
 	set(&u.Name, b.User.Name)
 	set(&u.Enabled, b.User.Enabled)
 	set(&u.DefaultProjectID, b.User.DefaultProjectID)
+	u.Extra = userExtra(u.Extra, b.User.Description, b.User.Email)
 	if b.User.Password != nil {
 		if u.PasswordHash, err = hashSecret(s.cfg.Argon2, *b.User.Password); err != nil {
 			return nil, api.Internal(err)
@@ -418,6 +435,11 @@ func (s *Service) changePassword(c *gin.Context) (*api.Response, error) {
 		return nil, storeErr(err)
 	}
 	if !verifySecret(u.PasswordHash, *b.User.OriginalPassword) {
+		if s.cfg.LockoutAttempts > 0 {
+			if err := s.store.RecordLoginFailure(ctx, u.ID, s.cfg.LockoutAttempts, s.cfg.LockoutDuration); err != nil {
+				s.log.Warn("recording a login failure", "user_id", u.ID, "error", err)
+			}
+		}
 		return nil, errAuth
 	}
 	if u.PasswordHash, err = hashSecret(s.cfg.Argon2, *b.User.Password); err != nil {

@@ -49,6 +49,8 @@ type userView struct {
 	DomainID          string         `json:"domain_id"`
 	Enabled           bool           `json:"enabled"`
 	DefaultProjectID  string         `json:"default_project_id,omitempty"`
+	Description       string         `json:"description,omitempty"`
+	Email             string         `json:"email,omitempty"`
 	PasswordExpiresAt *string        `json:"password_expires_at"`
 	Options           map[string]any `json:"options"`
 	Links             link           `json:"links"`
@@ -167,8 +169,11 @@ func (s *Service) projectView(p store.Project) projectView {
 }
 
 func (s *Service) userView(u store.User) userView {
+	description, _ := u.Extra["description"].(string)
+	email, _ := u.Extra["email"].(string)
 	return userView{ID: u.ID, Name: u.Name, DomainID: u.DomainID, Enabled: u.Enabled,
-		DefaultProjectID: u.DefaultProjectID, PasswordExpiresAt: optTimeNoZ(u.PasswordExpiresAt),
+		DefaultProjectID: u.DefaultProjectID, Description: description, Email: email,
+		PasswordExpiresAt: optTimeNoZ(u.PasswordExpiresAt),
 		Options: map[string]any{}, Links: link{s.url("/users/" + u.ID)}}
 }
 
