@@ -20,8 +20,13 @@ const (
 	DialectCinder
 	// DialectNeutron is {"NeutronError": {"type", "message", "detail"}}.
 	DialectNeutron
-	// DialectGlance is Glance's {"code", "title", "message"}... body.
+	// DialectGlance nests {"code", "title", "message"} under one key, the
+	// JSON shape glanceclient reads messages from (it takes "message" from
+	// every top-level object).
 	DialectGlance
+	// DialectPlacement is Placement's {"errors": [{"status", "title",
+	// "detail", "code", "request_id"}]}.
+	DialectPlacement
 )
 
 // Body renders an error of this dialect as the JSON body clients expect.
@@ -38,7 +43,15 @@ func (d Dialect) Body(e *Error) any {
 		}
 		return map[string]any{"NeutronError": map[string]any{"type": t, "message": e.Message, "detail": ""}}
 	case DialectGlance:
-		return map[string]any{"code": status, "title": title, "message": e.Message}
+		return map[string]any{"error": map[string]any{"code": status, "title": title, "message": e.Message}}
+	case DialectPlacement:
+		code := e.Type
+		if code == "" {
+			code = "placement.undefined_code"
+		}
+		return map[string]any{"errors": []any{map[string]any{
+			"status": status, "title": title, "detail": e.Message, "code": code, "request_id": e.RequestID,
+		}}}
 	default:
 		return map[string]any{"error": map[string]any{"code": status, "title": title, "message": e.Message}}
 	}

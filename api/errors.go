@@ -28,12 +28,16 @@ const (
 )
 
 // Error is a typed domain error. Type optionally names the error the way
-// Neutron does ("NetworkNotFound"); Err is the cause, logged but never shown.
+// Neutron does ("NetworkNotFound") or Placement does
+// ("placement.inventory.inuse"); Err is the cause, logged but never shown.
+// RequestID, when set, is shown by dialects whose bodies carry it
+// (Placement).
 type Error struct {
-	Kind    Kind
-	Message string
-	Type    string
-	Err     error
+	Kind      Kind
+	Message   string
+	Type      string
+	Err       error
+	RequestID string
 }
 
 func (e *Error) Error() string {

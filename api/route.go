@@ -32,6 +32,9 @@ type Route struct {
 	// HideDenied answers a policy denial with 404 instead of 403, so that
 	// another project's resource is invisible rather than forbidden.
 	HideDenied bool
+	// MaxBody caps the request body in bytes: 0 means DefaultMaxBody, -1
+	// means unlimited (for streamed uploads such as image data).
+	MaxBody int64
 }
 
 // Service is what a kumo service hands to the server to be mounted.

@@ -129,8 +129,11 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 func (s *Server) handle(svc *Service, r *Route) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		c.Set(ctxService, svc.Name)
-		if c.Request.Body != nil {
-			c.Request.Body = http.MaxBytesReader(c.Writer, c.Request.Body, DefaultMaxBody)
+		if limit := r.MaxBody; c.Request.Body != nil && limit >= 0 {
+			if limit == 0 {
+				limit = DefaultMaxBody
+			}
+			c.Request.Body = http.MaxBytesReader(c.Writer, c.Request.Body, limit)
 		}
 		if r.Policy != "" {
 			if s.auth == nil {

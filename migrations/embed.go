@@ -22,13 +22,13 @@ import (
 	"io/fs"
 )
 
-//go:embed core identity
+//go:embed core identity image
 var files embed.FS
 
 // order is the order services are migrated in. A service's tables never
 // reference another service's, so the order only matters for readability of
 // logs and for core, which holds what every service may read.
-var order = []string{"core", "identity", "compute", "network", "image", "volume"}
+var order = []string{"core", "identity", "compute", "placement", "network", "image", "volume"}
 
 // FS returns the embedded migrations, one top-level directory per service.
 func FS() fs.FS { return files }

@@ -14,6 +14,6 @@ func newRoot() *cobra.Command {
 		SilenceErrors: true,
 	}
 	addGlobalFlags(root)
-	root.AddCommand(statusCommand(), tokenCommand(), projectCommand(), userCommand(), roleCommand(), appCredCommand())
+	root.AddCommand(statusCommand(), tokenCommand(), projectCommand(), userCommand(), roleCommand(), appCredCommand(), imageCommand())
 	return root
 }

@@ -19,6 +19,7 @@ import (
 	"github.com/kumo-cloud/kumo/internal/daemon"
 	"github.com/kumo-cloud/kumo/internal/logging"
 	"github.com/kumo-cloud/kumo/internal/token"
+	"github.com/kumo-cloud/kumo/storage/image"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
@@ -41,8 +42,9 @@ func newRoot() *cobra.Command {
 	}
 	root.AddCommand(
 		serveCommand("all-in-one", "Run every kumo service, an embedded NATS and a private PostgreSQL in one process",
-			"127.0.0.1:8080", []string{"all-in-one"}, identity.Build),
+			"127.0.0.1:8080", []string{"all-in-one"}, identity.Build, image.Build),
 		serveCommand("identity", "Run the identity (Keystone v3) service alone", "127.0.0.1:5000", []string{"identity"}, identity.Build),
+		serveCommand("image", "Run the image (Glance v2) service alone", "127.0.0.1:9292", []string{"image"}, image.Build),
 		bootstrapCommand(),
 		rotateKeysCommand(),
 	)

@@ -1,0 +1,140 @@
+package store
+
+import (
+	"context"
+	"database/sql/driver"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgtype"
+	"gorm.io/gorm"
+	"gorm.io/gorm/clause"
+
+	"github.com/kumo-cloud/kumo/internal/quota"
+)
+
+var (
+	// ErrNotFound means the image or membership does not exist.
+	ErrNotFound = errors.New("not found")
+	// ErrConflict means the ID or membership already exists.
+	ErrConflict = errors.New("conflict")
+)
+
+// Store is the image service's data access; safe for concurrent use.
+type Store struct {
+	db *gorm.DB
+}
+
+// New returns a Store on db, whose image migrations must be applied.
+func New(db *gorm.DB) *Store { return &Store{db: db} }
+
+// Tx runs fn in a transaction with a Store bound to it, committing if fn
+// returns nil and rolling back otherwise.
+func (s *Store) Tx(ctx context.Context, fn func(tx *Store) error) error {
+	return s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		return fn(&Store{db: tx})
+	})
+}
+
+// ConsumeQuota charges (or, with negative deltas, releases) a project's
+// quota inside this store's transaction, so that the quota and the image row
+// commit or roll back together. Call it on the *Store Tx hands out.
+func (s *Store) ConsumeQuota(ctx context.Context, q *quota.Engine, projectID string, deltas map[string]int64) error {
+	return q.Consume(s.db.WithContext(ctx), projectID, deltas)
+}
+
+func (s *Store) q(ctx context.Context) *gorm.DB { return s.db.WithContext(ctx) }
+
+// now is the database's clock precision: timestamptz keeps microseconds.
+func now() time.Time { return time.Now().UTC().Round(time.Microsecond) }
+
+func wrap(err error, what string) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, gorm.ErrRecordNotFound):
+		return fmt.Errorf("%s: %w", what, ErrNotFound)
+	case errors.Is(err, gorm.ErrDuplicatedKey):
+		return fmt.Errorf("%s: already exists: %w", what, ErrConflict)
+	}
+	return fmt.Errorf("%s: %w", what, err)
+}
+
+func affected(res *gorm.DB, what string) error {
+	if res.Error != nil {
+		return wrap(res.Error, what)
+	}
+	if res.RowsAffected == 0 {
+		return fmt.Errorf("%s: %w", what, ErrNotFound)
+	}
+	return nil
+}
+
+// forUpdate locks the selected rows until the transaction ends.
+func forUpdate(db *gorm.DB) *gorm.DB { return db.Clauses(clause.Locking{Strength: "UPDATE"}) }
+
+// Props are an image's custom properties, stored as a jsonb object of
+// strings.
+type Props map[string]string
+
+// Scan implements sql.Scanner.
+func (p *Props) Scan(src any) error {
+	var raw []byte
+	switch v := src.(type) {
+	case nil:
+		*p = Props{}
+		return nil
+	case []byte:
+		raw = v
+	case string:
+		raw = []byte(v)
+	default:
+		return fmt.Errorf("scan properties: unexpected %T", src)
+	}
+	out := Props{}
+	if err := json.Unmarshal(raw, &out); err != nil {
+		return fmt.Errorf("scan properties: %w", err)
+	}
+	*p = out
+	return nil
+}
+
+// Value implements driver.Valuer.
+func (p Props) Value() (driver.Value, error) {
+	if p == nil {
+		return "{}", nil
+	}
+	raw, err := json.Marshal(map[string]string(p))
+	return string(raw), err
+}
+
+// TextArray is a PostgreSQL text[] column; it is never nil once read.
+type TextArray []string
+
+// Scan implements sql.Scanner.
+func (a *TextArray) Scan(src any) error {
+	var out []string
+	if err := pgtype.NewMap().SQLScanner(&out).Scan(src); err != nil {
+		return fmt.Errorf("scan text[]: %w", err)
+	}
+	if out == nil {
+		out = []string{}
+	}
+	*a = out
+	return nil
+}
+
+// Value implements driver.Valuer.
+func (a TextArray) Value() (driver.Value, error) {
+	v := []string(a)
+	if v == nil {
+		v = []string{}
+	}
+	buf, err := pgtype.NewMap().Encode(pgtype.TextArrayOID, pgtype.TextFormatCode, v, nil)
+	if err != nil {
+		return nil, fmt.Errorf("encode text[]: %w", err)
+	}
+	return string(buf), nil
+}
