@@ -17,11 +17,19 @@ const openstackCLI = "/usr/bin/openstack"
 // CLI (keystoneauth discovery, tokens, projects, users, role assignments,
 // application credentials) against the shared cloud.
 func TestOpenstackCLI(t *testing.T) {
+	runOpenstackScript(t, "openstack-identity.sh")
+}
+
+// runOpenstackScript runs one of scripts/*.sh, which drive the real
+// openstack CLI, against the shared cloud; the test fails (never skips) when
+// the CLI is missing.
+func runOpenstackScript(t *testing.T, name string) {
+	t.Helper()
 	if _, err := os.Stat(openstackCLI); err != nil {
 		t.Fatalf("%s is missing (%v): deploy/host-setup.sh should install the Debian package python3-openstackclient", openstackCLI, err)
 	}
 	c := sharedCloud(t)
-	script, err := filepath.Abs(filepath.Join("scripts", "openstack-identity.sh"))
+	script, err := filepath.Abs(filepath.Join("scripts", name))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -38,7 +46,7 @@ func TestOpenstackCLI(t *testing.T) {
 	if err != nil {
 		t.Fatalf("%s: %v\n%s", script, err, out)
 	}
-	t.Logf("openstack CLI checks passed in %s", time.Since(start).Round(time.Millisecond))
+	t.Logf("%s passed in %s", name, time.Since(start).Round(time.Millisecond))
 }
 
 // openstackEnv is the environment for the openstack CLI: the cloud's

@@ -2,44 +2,21 @@ package test
 
 import (
 	"bytes"
-	"context"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 )
 
 // TestOpenstackImageCLI runs scripts/openstack-image.sh: the real openstack
 // CLI (openstacksdk image proxy) creates an image from a qcow2 file, lists,
 // shows, updates, saves and deletes it against the shared cloud.
 func TestOpenstackImageCLI(t *testing.T) {
-	if _, err := os.Stat(openstackCLI); err != nil {
-		t.Fatalf("%s is missing (%v): deploy/host-setup.sh should install the Debian package python3-openstackclient", openstackCLI, err)
-	}
 	if _, err := exec.LookPath("qemu-img"); err != nil {
 		t.Fatalf("qemu-img is missing (%v): deploy/host-setup.sh should install the Debian package qemu-utils", err)
 	}
-	c := sharedCloud(t)
-	script, err := filepath.Abs(filepath.Join("scripts", "openstack-image.sh"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, "bash", script)
-	cmd.Env = openstackEnv(t, c)
-	cmd.WaitDelay = 5 * time.Second
-	start := time.Now()
-	out, err := cmd.CombinedOutput()
-	if ctx.Err() != nil {
-		t.Fatalf("%s timed out after %s:\n%s", script, time.Since(start).Round(time.Millisecond), out)
-	}
-	if err != nil {
-		t.Fatalf("%s: %v\n%s", script, err, out)
-	}
-	t.Logf("openstack image CLI checks passed in %s", time.Since(start).Round(time.Millisecond))
+	runOpenstackScript(t, "openstack-image.sh")
 }
 
 // TestKumoImageCLI drives the kumo CLI's image verbs: create --file, list,

@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"time"
+
+	"github.com/kumo-cloud/kumo/internal/db"
 )
 
 // AppCredential is an application credential: a secret with which a user
@@ -33,7 +35,7 @@ type appCredRow struct {
 	SecretHash   string
 	ExpiresAt    *time.Time
 	Unrestricted bool
-	RoleIDs      textArray `gorm:"column:role_ids"`
+	RoleIDs      db.TextArray `gorm:"column:role_ids"`
 	CreatedAt    time.Time
 }
 

@@ -3,6 +3,8 @@ package store
 import (
 	"context"
 	"fmt"
+
+	"github.com/kumo-cloud/kumo/internal/db"
 )
 
 // Project is a Keystone project, owned by a domain and optionally nested
@@ -39,7 +41,7 @@ type projectRow struct {
 	ParentID    *string
 	Enabled     bool
 	IsDomain    bool
-	Tags        textArray
+	Tags        db.TextArray
 }
 
 func (projectRow) TableName() string { return "projects" }

@@ -2,7 +2,6 @@ package store
 
 import (
 	"context"
-	"database/sql/driver"
 	"errors"
 	"fmt"
 	"regexp"
@@ -11,7 +10,6 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5/pgconn"
-	"github.com/jackc/pgx/v5/pgtype"
 	"gorm.io/gorm"
 )
 
@@ -136,37 +134,6 @@ func deref(s *string) string {
 		return ""
 	}
 	return *s
-}
-
-// textArray is a PostgreSQL text[] column. A nil slice is stored as an
-// empty array, which reads back as an empty, non-nil slice (so JSON renders
-// it as [], as Keystone does).
-type textArray []string
-
-// Scan implements sql.Scanner.
-func (a *textArray) Scan(src any) error {
-	var out []string
-	if err := pgtype.NewMap().SQLScanner(&out).Scan(src); err != nil {
-		return fmt.Errorf("scan text[]: %w", err)
-	}
-	if out == nil {
-		out = []string{}
-	}
-	*a = out
-	return nil
-}
-
-// Value implements driver.Valuer, in PostgreSQL's text array syntax.
-func (a textArray) Value() (driver.Value, error) {
-	v := []string(a)
-	if v == nil {
-		v = []string{}
-	}
-	buf, err := pgtype.NewMap().Encode(pgtype.TextArrayOID, pgtype.TextFormatCode, v, nil)
-	if err != nil {
-		return nil, fmt.Errorf("encode text[]: %w", err)
-	}
-	return string(buf), nil
 }
 
 // clone copies a slice so callers and rows never share backing arrays; the

@@ -8,10 +8,10 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/jackc/pgx/v5/pgtype"
 	"gorm.io/gorm"
 	"gorm.io/gorm/clause"
 
+	"github.com/kumo-cloud/kumo/internal/db"
 	"github.com/kumo-cloud/kumo/internal/quota"
 )
 
@@ -110,31 +110,5 @@ func (p Props) Value() (driver.Value, error) {
 	return string(raw), err
 }
 
-// TextArray is a PostgreSQL text[] column; it is never nil once read.
-type TextArray []string
-
-// Scan implements sql.Scanner.
-func (a *TextArray) Scan(src any) error {
-	var out []string
-	if err := pgtype.NewMap().SQLScanner(&out).Scan(src); err != nil {
-		return fmt.Errorf("scan text[]: %w", err)
-	}
-	if out == nil {
-		out = []string{}
-	}
-	*a = out
-	return nil
-}
-
-// Value implements driver.Valuer.
-func (a TextArray) Value() (driver.Value, error) {
-	v := []string(a)
-	if v == nil {
-		v = []string{}
-	}
-	buf, err := pgtype.NewMap().Encode(pgtype.TextArrayOID, pgtype.TextFormatCode, v, nil)
-	if err != nil {
-		return nil, fmt.Errorf("encode text[]: %w", err)
-	}
-	return string(buf), nil
-}
+// TextArray is the shared text[] column type.
+type TextArray = db.TextArray
