@@ -164,6 +164,11 @@ func (s *Server) renderError(c *gin.Context, d Dialect, err error) {
 		err = TooLarge("Request body is larger than the limit of %d bytes.", mbe.Limit)
 	}
 	e := asError(err)
+	if e.RequestID == "" {
+		copied := *e // errors may be shared values: never write into them
+		copied.RequestID = c.GetString(ctxRequestID)
+		e = &copied
+	}
 	status := d.Status(e.Kind)
 	if status >= 500 {
 		s.log.ErrorContext(c, "request failed", "request_id", c.GetString(ctxRequestID), "error", e.Error())

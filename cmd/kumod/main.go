@@ -14,10 +14,12 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/kumo-cloud/kumo/compute/placement"
 	"github.com/kumo-cloud/kumo/identity"
 	"github.com/kumo-cloud/kumo/internal/config"
 	"github.com/kumo-cloud/kumo/internal/daemon"
 	"github.com/kumo-cloud/kumo/internal/logging"
+	"github.com/kumo-cloud/kumo/internal/seed"
 	"github.com/kumo-cloud/kumo/internal/token"
 	"github.com/kumo-cloud/kumo/storage/image"
 )
@@ -42,9 +44,10 @@ func newRoot() *cobra.Command {
 	}
 	root.AddCommand(
 		serveCommand("all-in-one", "Run every kumo service, an embedded NATS and a private PostgreSQL in one process",
-			"127.0.0.1:8080", []string{"all-in-one"}, identity.Build, image.Build),
+			"127.0.0.1:8080", []string{"all-in-one"}, identity.Build, image.Build, placement.Build),
 		serveCommand("identity", "Run the identity (Keystone v3) service alone", "127.0.0.1:5000", []string{"identity"}, identity.Build),
 		serveCommand("image", "Run the image (Glance v2) service alone", "127.0.0.1:9292", []string{"image"}, image.Build),
+		serveCommand("placement", "Run the placement service alone", "127.0.0.1:8778", []string{"placement"}, placement.Build),
 		bootstrapCommand(),
 		rotateKeysCommand(),
 	)
@@ -55,6 +58,7 @@ func newRoot() *cobra.Command {
 func serveCommand(use, short, listen string, roles []string, services ...daemon.Builder) *cobra.Command {
 	cfg := config.Default()
 	cfg.Listen = listen
+	var seedFlags []string
 	cmd := &cobra.Command{
 		Use:   use,
 		Short: short,
@@ -63,7 +67,21 @@ func serveCommand(use, short, listen string, roles []string, services ...daemon.
 			ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGINT, syscall.SIGTERM)
 			defer stop()
 			log := logging.New(os.Stderr, cfg.LogLevel, cfg.LogFormat)
-			d, err := daemon.Start(ctx, cfg, log, daemon.Options{Roles: roles, Version: version, Services: services})
+			opts := daemon.Options{Roles: roles, Version: version, Services: services}
+			if len(seedFlags) > 0 {
+				seeds := make([]seed.Image, 0, len(seedFlags))
+				for _, v := range seedFlags {
+					img, err := seed.Parse(v)
+					if err != nil {
+						return err
+					}
+					seeds = append(seeds, img)
+				}
+				opts.OnReady = append(opts.OnReady, func(ctx context.Context, _ daemon.Deps) error {
+					return seed.Publish(ctx, cfg.Path("clouds.yaml"), seeds, log.With("component", "seed"))
+				})
+			}
+			d, err := daemon.Start(ctx, cfg, log, opts)
 			if err != nil {
 				return err
 			}
@@ -80,6 +98,7 @@ func serveCommand(use, short, listen string, roles []string, services ...daemon.
 		},
 	}
 	cfg.Bind(cmd.Flags())
+	cmd.Flags().StringArrayVar(&seedFlags, "seed-image", nil, "publish a local image file as a public image once the API serves: name=path (repeatable)")
 	return cmd
 }
 

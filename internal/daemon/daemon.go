@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"sync"
 	"time"
 
 	"gorm.io/gorm"
@@ -70,6 +71,9 @@ type Options struct {
 	Version string
 	// Listener, when set, is used instead of binding Config.Listen (tests).
 	Listener net.Listener
+	// OnReady runs once the API serves, in goroutines that Run waits for;
+	// their context ends at shutdown. Errors are logged.
+	OnReady []func(ctx context.Context, d Deps) error
 }
 
 // Daemon is a started kumod.
@@ -82,6 +86,7 @@ type Daemon struct {
 	stop *revert.Stack
 	// shutdown holds the undos of a successful start, run by Shutdown.
 	shutdown *revert.Stack
+	onReady  []func(ctx context.Context, d Deps) error
 }
 
 // Start brings everything up in order. On failure, whatever was started is
@@ -90,7 +95,7 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger, opts Option
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	d := &Daemon{cfg: cfg, log: log, stop: revert.New()}
+	d := &Daemon{cfg: cfg, log: log, stop: revert.New(), onReady: opts.OnReady}
 	defer func() {
 		if err != nil {
 			stopCtx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -271,7 +276,19 @@ func (d *Daemon) Deps() Deps { return d.deps }
 // order of start.
 func (d *Daemon) Run(ctx context.Context) error {
 	d.log.Info("kumod ready", "url", d.deps.URL, "state_dir", d.cfg.StateDir, "virt_type", d.deps.Virt.Decision().Type)
+	var wg sync.WaitGroup
+	for _, hook := range d.onReady {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := hook(ctx, d.deps); err != nil && ctx.Err() == nil {
+				d.log.Error("start-up task failed", "error", err)
+			}
+		}()
+	}
+	// The listener is bound already, so hooks may call the API at once.
 	serveErr := d.http.Serve(ctx, d.ln)
+	wg.Wait()
 	stopCtx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	return errors.Join(serveErr, d.Shutdown(stopCtx))
