@@ -31,6 +31,10 @@ PACKAGES=(
 	dropbear-bin
 	cpio
 	e2fsprogs
+	dosfstools
+	fdisk
+	mtools
+	binutils
 )
 
 KUMO_LIB=/var/lib/kumo
@@ -40,7 +44,6 @@ LIBVIRT_URI=qemu:///system
 APT_LOG=$KUMO_LIB/host-setup-apt.log
 APT_LOCK_TIMEOUT=600
 
-SCRIPT_PATH=$(readlink -f "${BASH_SOURCE[0]}")
 START_NS=$(date +%s%N)
 
 CHANGED=0 # set to 1 whenever the script changes something on the host
@@ -269,9 +272,10 @@ boot_probe() {
 }
 
 cached=""
-# The cache is keyed on the probe's own recipe (this script's content), not on file times, so a
-# fresh clone of the same script reuses the answer.
-PROBE_KEY=$(sha256sum "$SCRIPT_PATH" | cut -d' ' -f1)
+# The cache is keyed on the probe's own recipe (the probe functions and its time limit), not on
+# file times or the rest of this script, so a fresh clone or a new package reuses the answer.
+KVM_PROBE_LIMIT=3
+PROBE_KEY=$( { declare -f make_boot_sector boot_probe; echo "limit=$KVM_PROBE_LIMIT"; } | sha256sum | cut -d' ' -f1)
 if [[ ${KUMO_REPROBE:-0} != 1 && -f $VIRT_TYPE_FILE && "$(cat "$VIRT_TYPE_FILE.key" 2>/dev/null)" == "$PROBE_KEY" ]]; then
 	cached=$(<"$VIRT_TYPE_FILE")
 	[[ $cached == kvm || $cached == qemu ]] || cached=""
@@ -292,12 +296,12 @@ else
 	# Nested KVM can stall in the firmware (5-11 s seen for this probe while TCG takes 0.4 s)
 	# or hang guests outright; either way TCG serves guests better, so KVM must finish this
 	# 512-byte guest within 3 s to be chosen.
-	elif boot_probe kvm "$PROBE_DIR/boot.img" "$PROBE_DIR/kvm.out" 3; then
+	elif boot_probe kvm "$PROBE_DIR/boot.img" "$PROBE_DIR/kvm.out" "$KVM_PROBE_LIMIT"; then
 		vt=kvm
 		why="a test guest booted under KVM in ${PROBE_MS} ms; TCG ${tcg_ms} ms"
 	else
 		vt=qemu
-		why="/dev/kvm exists but a test guest did not print its marker under KVM within 3 s (TCG took ${tcg_ms} ms)"
+		why="/dev/kvm exists but a test guest did not print its marker under KVM within ${KVM_PROBE_LIMIT} s (TCG took ${tcg_ms} ms)"
 		err=$(grep -v warning "$PROBE_DIR/kvm.out.log" 2>/dev/null | tail -n 1 || true)
 		[[ -z $err ]] || why+=": $err"
 	fi
