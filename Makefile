@@ -20,8 +20,12 @@ build:
 	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN)/kumo ./cmd/kumo
 
 run: setup build
-	@echo "kumo: starting the all-in-one cloud (state in $(STATE_DIR)); Ctrl-C stops it"
-	@exec $(BIN)/kumod all-in-one --state-dir "$(STATE_DIR)"
+	@tiny=$$(bash deploy/images/build-kumo-tiny.sh | tail -n 1) && \
+	  seeds="--seed-image kumo-tiny=$$tiny" && \
+	  if host=$$(bash deploy/images/build-kumo-host.sh --cached-only 2>/dev/null | tail -n 1) && [ -f "$$host" ]; then \
+	    seeds="$$seeds --seed-image kumo-host=$$host"; fi && \
+	  echo "kumo: starting the all-in-one cloud (state in $(STATE_DIR)); Ctrl-C stops it" && \
+	  exec $(BIN)/kumod all-in-one --state-dir "$(STATE_DIR)" $$seeds
 
 test: setup check
 	$(GO) test $(TEST_FLAGS) ./...
