@@ -174,7 +174,7 @@ func (s *Service) userView(u store.User) userView {
 	return userView{ID: u.ID, Name: u.Name, DomainID: u.DomainID, Enabled: u.Enabled,
 		DefaultProjectID: u.DefaultProjectID, Description: description, Email: email,
 		PasswordExpiresAt: optTimeNoZ(u.PasswordExpiresAt),
-		Options: map[string]any{}, Links: link{s.url("/users/" + u.ID)}}
+		Options:           map[string]any{}, Links: link{s.url("/users/" + u.ID)}}
 }
 
 func (s *Service) groupView(g store.Group) groupView {
