@@ -80,11 +80,9 @@ func novaFaultName(k Kind, status int) string {
 	case KindUnavailable:
 		return "serviceUnavailable"
 	case KindMethodNotAllowed:
-		return "methodNotAllowed"
-	case KindNotAcceptable:
-		return "notAcceptable"
+		return "badMethod"
 	case KindUnsupportedMediaType:
-		return "unsupportedMediaType"
+		return "badMediaType"
 	default:
 		return "computeFault"
 	}

@@ -110,7 +110,7 @@ func TestServerRoutesAndDialects(t *testing.T) {
 		{name: "neutron not found", method: "GET", path: "/network/things/missing", status: 404, wantJSON: `{"NeutronError":{"detail":"","message":"Thing missing could not be found.","type":"ThingNotFound"}}`},
 		{name: "keystone not found", method: "GET", path: "/identity/things/missing", status: 404, wantJSON: `{"error":{"code":404,"message":"Thing missing could not be found.","title":"Not Found"}}`},
 		{name: "unknown route in service dialect", method: "GET", path: "/network/nope", status: 404, wantJSON: `"NeutronError"`},
-		{name: "wrong method", method: "DELETE", path: "/compute/v2.1/things", status: 405, wantJSON: `"methodNotAllowed"`},
+		{name: "wrong method", method: "DELETE", path: "/compute/v2.1/things", status: 405, wantJSON: `"badMethod"`},
 		{name: "created with header", method: "POST", path: "/compute/v2.1/things", body: `{"a":1}`, status: 201, wantJSON: `{"a":1}`},
 		{name: "malformed json", method: "POST", path: "/identity/things", body: `{"a":`, status: 400, wantJSON: `"title":"Bad Request"`},
 		{name: "empty body", method: "POST", path: "/identity/things", body: ``, status: 400, wantJSON: `empty`},

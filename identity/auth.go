@@ -419,7 +419,7 @@ func (s *Service) tokenBody(ctx context.Context, cl token.Claims, withCatalog bo
 		}
 	}
 	if withCatalog && scoped {
-		cat, err := s.catalog(ctx)
+		cat, err := s.catalog(ctx, cl.ProjectID)
 		if err != nil {
 			return nil, err
 		}
@@ -473,7 +473,7 @@ func (s *Service) revokeToken(c *gin.Context) (*api.Response, error) {
 }
 
 func (s *Service) authCatalog(c *gin.Context) (*api.Response, error) {
-	cat, err := s.catalog(c.Request.Context())
+	cat, err := s.catalog(c.Request.Context(), api.Claims(c).ProjectID)
 	if err != nil {
 		return nil, err
 	}

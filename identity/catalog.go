@@ -2,6 +2,7 @@ package identity
 
 import (
 	"context"
+	"strings"
 
 	"github.com/gin-gonic/gin"
 
@@ -37,8 +38,10 @@ type endpointBody struct {
 	} `json:"endpoint"`
 }
 
-// catalog renders the service catalog of a scoped token.
-func (s *Service) catalog(ctx context.Context) ([]gin.H, error) {
+// catalog renders the service catalog of a scoped token. As in Keystone,
+// $(project_id)s and $(tenant_id)s in endpoint URLs become the token's
+// project; endpoints that need a project are left out of other scopes.
+func (s *Service) catalog(ctx context.Context, projectID string) ([]gin.H, error) {
 	services, err := s.store.ListServices(ctx, store.ServiceFilter{})
 	if err != nil {
 		return nil, api.Internal(err)
@@ -54,13 +57,30 @@ func (s *Service) catalog(ctx context.Context) ([]gin.H, error) {
 		}
 		eps := []gin.H{}
 		for _, e := range endpoints {
-			if e.ServiceID == svc.ID && e.Enabled {
-				eps = append(eps, gin.H{"id": e.ID, "interface": e.Interface, "region": e.RegionID, "region_id": e.RegionID, "url": e.URL})
+			if e.ServiceID != svc.ID || !e.Enabled {
+				continue
 			}
+			url, ok := substituteProject(e.URL, projectID)
+			if !ok {
+				continue
+			}
+			eps = append(eps, gin.H{"id": e.ID, "interface": e.Interface, "region": e.RegionID, "region_id": e.RegionID, "url": url})
 		}
 		out = append(out, gin.H{"id": svc.ID, "type": svc.Type, "name": svc.Name, "endpoints": eps})
 	}
 	return out, nil
+}
+
+// substituteProject fills Keystone's URL templates with a project id; it
+// reports false when the URL needs a project and there is none.
+func substituteProject(url, projectID string) (string, bool) {
+	if !strings.Contains(url, "$(project_id)s") && !strings.Contains(url, "$(tenant_id)s") {
+		return url, true
+	}
+	if projectID == "" {
+		return "", false
+	}
+	return strings.NewReplacer("$(project_id)s", projectID, "$(tenant_id)s", projectID).Replace(url), true
 }
 
 // Regions.

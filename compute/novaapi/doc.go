@@ -1,0 +1,10 @@
+// Package novaapi serves the Nova v2.1-compatible compute API under
+// /compute: version documents, microversion negotiation, flavors (with
+// extra specs and access lists), key pairs, limits, quota sets,
+// availability zones and extensions. Servers, server groups and instance
+// actions will join it as further files of the same shape.
+//
+// It owns the HTTP face only: data lives in compute/store, quotas in the
+// shared quota engine. It must not import another service's packages, and
+// it must not drive hypervisors: that is the compute agent's job.
+package novaapi

@@ -1,0 +1,47 @@
+package novaapi
+
+// Policy is the compute API's default policy, with Nova's rule names and
+// its secure-RBAC defaults: flavor, quota and availability-zone management
+// is for admins; project readers read their project's quotas and limits;
+// key pairs belong to their user. Rules whose value is "" admit any
+// authenticated caller (Nova's "@").
+var Policy = map[string]string{
+	"os_compute_api:context_is_admin": "rule:context_is_admin",
+	"os_compute_api:admin_api":        "rule:admin_required",
+
+	"os_compute_api:flavors:index": "",
+	"os_compute_api:flavors:show":  "",
+
+	"os_compute_api:os-flavor-manage:create": "rule:os_compute_api:admin_api",
+	"os_compute_api:os-flavor-manage:update": "rule:os_compute_api:admin_api",
+	"os_compute_api:os-flavor-manage:delete": "rule:os_compute_api:admin_api",
+
+	"os_compute_api:os-flavor-extra-specs:index":  "rule:project_reader_or_admin",
+	"os_compute_api:os-flavor-extra-specs:show":   "rule:project_reader_or_admin",
+	"os_compute_api:os-flavor-extra-specs:create": "rule:os_compute_api:admin_api",
+	"os_compute_api:os-flavor-extra-specs:update": "rule:os_compute_api:admin_api",
+	"os_compute_api:os-flavor-extra-specs:delete": "rule:os_compute_api:admin_api",
+
+	"os_compute_api:os-flavor-access":                      "rule:os_compute_api:admin_api",
+	"os_compute_api:os-flavor-access:add_tenant_access":    "rule:os_compute_api:admin_api",
+	"os_compute_api:os-flavor-access:remove_tenant_access": "rule:os_compute_api:admin_api",
+
+	"os_compute_api:os-keypairs:index":  "rule:os_compute_api:admin_api or user_id:%(user_id)s",
+	"os_compute_api:os-keypairs:create": "rule:os_compute_api:admin_api or user_id:%(user_id)s",
+	"os_compute_api:os-keypairs:show":   "rule:os_compute_api:admin_api or user_id:%(user_id)s",
+	"os_compute_api:os-keypairs:delete": "rule:os_compute_api:admin_api or user_id:%(user_id)s",
+
+	"os_compute_api:limits":               "",
+	"os_compute_api:limits:other_project": "rule:os_compute_api:admin_api",
+
+	"os_compute_api:os-quota-sets:show":     "rule:project_reader_or_admin",
+	"os_compute_api:os-quota-sets:detail":   "rule:project_reader_or_admin",
+	"os_compute_api:os-quota-sets:defaults": "",
+	"os_compute_api:os-quota-sets:update":   "rule:os_compute_api:admin_api",
+	"os_compute_api:os-quota-sets:delete":   "rule:os_compute_api:admin_api",
+
+	"os_compute_api:os-availability-zone:list":   "",
+	"os_compute_api:os-availability-zone:detail": "rule:os_compute_api:admin_api",
+
+	"os_compute_api:extensions": "",
+}

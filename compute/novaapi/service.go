@@ -1,0 +1,201 @@
+package novaapi
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"strings"
+
+	"github.com/kumo-cloud/kumo/api"
+	"github.com/kumo-cloud/kumo/compute/store"
+	"github.com/kumo-cloud/kumo/internal/daemon"
+	"github.com/kumo-cloud/kumo/internal/quota"
+)
+
+// Prefix is where the compute API lives in all-in-one; the catalog lists
+// Prefix + "/v2.1".
+const Prefix = "/compute"
+
+// Quota resources of the compute service, with Nova's default limits.
+const (
+	ResourceInstances          = "compute.instances"
+	ResourceCores              = "compute.cores"
+	ResourceRAM                = "compute.ram"
+	ResourceKeyPairs           = "compute.key_pairs"
+	ResourceServerGroups       = "compute.server_groups"
+	ResourceServerGroupMembers = "compute.server_group_members"
+	ResourceMetadataItems      = "compute.metadata_items"
+	// The personality-file quotas exist before microversion 2.57 only.
+	ResourceInjectedFiles            = "compute.injected_files"
+	ResourceInjectedFileContentBytes = "compute.injected_file_content_bytes"
+	ResourceInjectedFilePathBytes    = "compute.injected_file_path_bytes"
+)
+
+// DefaultQuotas are Nova's default per-project limits.
+//
+// key_pairs is per user in Nova. kumo's quota engine accounts per key, so
+// key pairs are charged under the owning user's ID rather than a project's:
+// a user's limit is the default, or the override set for the user with
+// PUT /os-quota-sets/{project_id}?user_id={user_id}; a project-wide
+// override of key_pairs also caps every user of the project.
+var DefaultQuotas = quota.Defaults{
+	ResourceInstances:                10,
+	ResourceCores:                    20,
+	ResourceRAM:                      51200,
+	ResourceKeyPairs:                 100,
+	ResourceServerGroups:             10,
+	ResourceServerGroupMembers:       10,
+	ResourceMetadataItems:            128,
+	ResourceInjectedFiles:            5,
+	ResourceInjectedFileContentBytes: 10240,
+	ResourceInjectedFilePathBytes:    255,
+}
+
+// Config tunes the compute API.
+type Config struct {
+	// PublicURL is the base URL clients reach kumo on; links are built on it.
+	PublicURL string
+	// Zone is the one availability zone until host aggregates exist.
+	Zone string
+	// Flavors are created at the first start if missing (DefaultFlavors
+	// when nil).
+	Flavors []store.Flavor
+}
+
+// Deps are what the compute API needs from the daemon.
+type Deps struct {
+	Store *store.Store
+	Quota *quota.Engine
+	Log   *slog.Logger
+}
+
+// Service is the compute API.
+type Service struct {
+	cfg   Config
+	store *store.Store
+	quota *quota.Engine
+	log   *slog.Logger
+}
+
+// New builds the compute API.
+func New(cfg Config, deps Deps) *Service {
+	if cfg.Zone == "" {
+		cfg.Zone = "nova"
+	}
+	if cfg.Flavors == nil {
+		cfg.Flavors = DefaultFlavors()
+	}
+	log := deps.Log
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &Service{cfg: cfg, store: deps.Store, quota: deps.Quota, log: log.With("service", "compute")}
+}
+
+// Build is the daemon.Builder of the compute API: it registers Nova's
+// policy and quota defaults and serves the API on the daemon's database.
+func Build(d daemon.Deps) (daemon.Service, error) {
+	if err := d.Policy.Register(Policy); err != nil {
+		return nil, err
+	}
+	d.Quota.Register(DefaultQuotas)
+	return New(Config{PublicURL: d.URL}, Deps{Store: store.New(d.DB), Quota: d.Quota, Log: d.Log}), nil
+}
+
+// Store returns the compute store the service reads.
+func (s *Service) Store() *store.Store { return s.store }
+
+// Start creates the default flavors that do not exist yet (idempotent).
+func (s *Service) Start(ctx context.Context) error {
+	return s.store.EnsureFlavors(ctx, s.cfg.Flavors)
+}
+
+// Stop has nothing to stop: the API has no workers yet.
+func (s *Service) Stop(context.Context) error { return nil }
+
+// DefaultFlavors are Nova's standard m1 flavors and kumo's k1.nano, sized
+// for the kumo-tiny guest image.
+func DefaultFlavors() []store.Flavor {
+	f := func(id, name string, ram, vcpus, disk int) store.Flavor {
+		return store.Flavor{FlavorID: id, Name: name, MemoryMB: ram, VCPUs: vcpus, RootGB: disk, RxTxFactor: 1, IsPublic: true}
+	}
+	return []store.Flavor{
+		f("1", "m1.tiny", 512, 1, 1),
+		f("2", "m1.small", 2048, 1, 20),
+		f("3", "m1.medium", 4096, 2, 40),
+		f("4", "m1.large", 8192, 4, 80),
+		f("5", "m1.xlarge", 16384, 8, 160),
+		f("k1.nano", "k1.nano", 64, 1, 1),
+	}
+}
+
+// API declares the compute routes. Every resource route is served under
+// /v2.1 (microversioned) and under the legacy /v2 (2.1 semantics, no
+// microversion headers), as Nova serves both.
+func (s *Service) API() api.Service {
+	G, P, U, D := http.MethodGet, http.MethodPost, http.MethodPut, http.MethodDelete
+	type route struct {
+		method, path, policy string
+		since, until         int
+		h                    handler
+	}
+	r := func(method, path, policy string, h handler) route {
+		return route{method: method, path: path, policy: policy, since: 1, h: h}
+	}
+	since := func(minor int, rt route) route { rt.since = minor; return rt }
+	fl := "/flavors/:flavor_id"
+	resources := []route{
+		r(G, "/flavors", "os_compute_api:flavors:index", s.listFlavors),
+		r(G, "/flavors/detail", "os_compute_api:flavors:index", s.listFlavorsDetail),
+		r(G, fl, "os_compute_api:flavors:show", s.getFlavor),
+		r(P, "/flavors", "os_compute_api:os-flavor-manage:create", s.createFlavor),
+		since(55, r(U, fl, "os_compute_api:os-flavor-manage:update", s.updateFlavor)),
+		r(D, fl, "os_compute_api:os-flavor-manage:delete", s.deleteFlavor),
+		r(G, fl+"/os-extra_specs", "os_compute_api:os-flavor-extra-specs:index", s.listExtraSpecs),
+		r(P, fl+"/os-extra_specs", "os_compute_api:os-flavor-extra-specs:create", s.createExtraSpecs),
+		r(G, fl+"/os-extra_specs/:key", "os_compute_api:os-flavor-extra-specs:show", s.getExtraSpec),
+		r(U, fl+"/os-extra_specs/:key", "os_compute_api:os-flavor-extra-specs:update", s.updateExtraSpec),
+		r(D, fl+"/os-extra_specs/:key", "os_compute_api:os-flavor-extra-specs:delete", s.deleteExtraSpec),
+		r(G, fl+"/os-flavor-access", "os_compute_api:os-flavor-access", s.listFlavorAccess),
+		// The action's own rule (add or remove) is checked in the handler.
+		r(P, fl+"/action", "os_compute_api:flavors:show", s.flavorAction),
+
+		r(G, "/os-keypairs", "os_compute_api:os-keypairs:index", s.listKeyPairs),
+		r(P, "/os-keypairs", "os_compute_api:os-keypairs:create", s.createKeyPair),
+		r(G, "/os-keypairs/:keypair_name", "os_compute_api:os-keypairs:show", s.getKeyPair),
+		r(D, "/os-keypairs/:keypair_name", "os_compute_api:os-keypairs:delete", s.deleteKeyPair),
+
+		r(G, "/limits", "os_compute_api:limits", s.limits),
+		r(G, "/os-quota-sets/:project_id", "os_compute_api:os-quota-sets:show", s.showQuotaSet),
+		r(G, "/os-quota-sets/:project_id/defaults", "os_compute_api:os-quota-sets:defaults", s.defaultQuotaSet),
+		r(G, "/os-quota-sets/:project_id/detail", "os_compute_api:os-quota-sets:detail", s.detailQuotaSet),
+		r(U, "/os-quota-sets/:project_id", "os_compute_api:os-quota-sets:update", s.updateQuotaSet),
+		r(D, "/os-quota-sets/:project_id", "os_compute_api:os-quota-sets:delete", s.deleteQuotaSet),
+
+		r(G, "/os-availability-zone", "os_compute_api:os-availability-zone:list", s.listZones),
+		r(G, "/os-availability-zone/detail", "os_compute_api:os-availability-zone:detail", s.detailZones),
+
+		r(G, "/extensions", "os_compute_api:extensions", s.listExtensions),
+		r(G, "/extensions/:alias", "os_compute_api:extensions", s.getExtension),
+	}
+	routes := []api.Route{
+		{Method: G, Path: "", Handler: s.versions},
+		{Method: G, Path: "/", Handler: s.versions},
+		{Method: G, Path: "/v2.1", Handler: s.version(false)},
+		{Method: G, Path: "/v2.1/", Handler: s.version(false)},
+		{Method: G, Path: "/v2", Handler: s.version(true)},
+		{Method: G, Path: "/v2/", Handler: s.version(true)},
+	}
+	for _, base := range []string{"/v2.1", "/v2"} {
+		legacy := base == "/v2"
+		for _, rt := range resources {
+			route := api.Route{Method: rt.method, Path: base + rt.path, Policy: rt.policy,
+				Handler: versioned(rt.since, rt.until, legacy, rt.h)}
+			// Reading another user's key pair or another project's quotas
+			// answers 404, as if it did not exist.
+			route.HideDenied = rt.method == G && (strings.HasPrefix(rt.path, "/os-keypairs/") || strings.HasPrefix(rt.path, "/os-quota-sets/"))
+			routes = append(routes, route)
+		}
+	}
+	return api.Service{Name: "compute", Prefix: Prefix, Dialect: api.DialectNova, Routes: routes}
+}

@@ -1,0 +1,7 @@
+// Package store owns the compute API's tables (flavors, flavor_projects,
+// key_pairs; servers later) through gorm: typed methods, closure
+// transactions and translation of database errors into the package's
+// sentinels. It knows nothing about HTTP, policy or microversions, and it
+// must not touch another service's tables; the one exception is reading the
+// core nodes table, which every service may read.
+package store

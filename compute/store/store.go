@@ -1,0 +1,140 @@
+package store
+
+import (
+	"context"
+	"database/sql/driver"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"gorm.io/gorm"
+
+	"github.com/kumo-cloud/kumo/internal/quota"
+)
+
+var (
+	// ErrNotFound means the flavor, key pair or access entry does not exist.
+	ErrNotFound = errors.New("not found")
+	// ErrConflict means the ID, name or access entry already exists.
+	ErrConflict = errors.New("conflict")
+	// ErrInvalid means a filter or sort parameter is not acceptable.
+	ErrInvalid = errors.New("invalid")
+)
+
+// Store is the compute API's data access; safe for concurrent use.
+type Store struct {
+	db *gorm.DB
+}
+
+// New returns a Store on db, whose compute migrations must be applied.
+func New(db *gorm.DB) *Store { return &Store{db: db} }
+
+// Tx runs fn in a transaction with a Store bound to it, committing if fn
+// returns nil and rolling back otherwise.
+func (s *Store) Tx(ctx context.Context, fn func(tx *Store) error) error {
+	return s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		return fn(&Store{db: tx})
+	})
+}
+
+// ConsumeQuota charges (or, with negative deltas, releases) quota inside
+// this store's transaction, so that the quota and the rows commit or roll
+// back together. Call it on the *Store Tx hands out.
+func (s *Store) ConsumeQuota(ctx context.Context, q *quota.Engine, key string, deltas map[string]int64) error {
+	return q.Consume(s.db.WithContext(ctx), key, deltas)
+}
+
+func (s *Store) q(ctx context.Context) *gorm.DB { return s.db.WithContext(ctx) }
+
+// now is the database's clock precision: timestamptz keeps microseconds.
+func now() time.Time { return time.Now().UTC().Round(time.Microsecond) }
+
+func wrap(err error, what string) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, gorm.ErrRecordNotFound):
+		return fmt.Errorf("%s: %w", what, ErrNotFound)
+	case errors.Is(err, gorm.ErrDuplicatedKey):
+		return fmt.Errorf("%s: already exists: %w", what, ErrConflict)
+	}
+	return fmt.Errorf("%s: %w", what, err)
+}
+
+func affected(res *gorm.DB, what string) error {
+	if res.Error != nil {
+		return wrap(res.Error, what)
+	}
+	if res.RowsAffected == 0 {
+		return fmt.Errorf("%s: %w", what, ErrNotFound)
+	}
+	return nil
+}
+
+// Specs are a flavor's extra specs, stored as a jsonb object of strings.
+type Specs map[string]string
+
+// Scan implements sql.Scanner.
+func (p *Specs) Scan(src any) error {
+	var raw []byte
+	switch v := src.(type) {
+	case nil:
+		*p = Specs{}
+		return nil
+	case []byte:
+		raw = v
+	case string:
+		raw = []byte(v)
+	default:
+		return fmt.Errorf("scan extra specs: unexpected %T", src)
+	}
+	out := Specs{}
+	if err := json.Unmarshal(raw, &out); err != nil {
+		return fmt.Errorf("scan extra specs: %w", err)
+	}
+	*p = out
+	return nil
+}
+
+// Value implements driver.Valuer.
+func (p Specs) Value() (driver.Value, error) {
+	if p == nil {
+		return "{}", nil
+	}
+	raw, err := json.Marshal(map[string]string(p))
+	return string(raw), err
+}
+
+// Host is a kumod host from the core nodes table.
+type Host struct {
+	Name      string
+	Roles     []string
+	UpdatedAt time.Time
+}
+
+// Hosts lists the kumod hosts recorded in the core nodes table, by name.
+func (s *Store) Hosts(ctx context.Context) ([]Host, error) {
+	var rows []struct {
+		Name      string
+		Roles     string
+		UpdatedAt time.Time
+	}
+	err := s.q(ctx).Raw(`SELECT name, array_to_string(roles, ',') AS roles, updated_at FROM nodes ORDER BY name`).Scan(&rows).Error
+	if err != nil {
+		return nil, wrap(err, "list hosts")
+	}
+	out := make([]Host, len(rows))
+	for i, r := range rows {
+		out[i] = Host{Name: r.Name, UpdatedAt: r.UpdatedAt}
+		if r.Roles != "" {
+			out[i].Roles = strings.Split(r.Roles, ",")
+		}
+	}
+	return out, nil
+}
+
+func errMarker(marker string) error {
+	return fmt.Errorf("marker [%s] not found: %w", marker, ErrInvalid)
+}
