@@ -14,6 +14,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/kumo-cloud/kumo/compute/agent"
 	"github.com/kumo-cloud/kumo/compute/novaapi"
 	"github.com/kumo-cloud/kumo/compute/placement"
 	"github.com/kumo-cloud/kumo/identity"
@@ -45,9 +46,10 @@ func newRoot() *cobra.Command {
 	}
 	root.AddCommand(
 		serveCommand("all-in-one", "Run every kumo service, an embedded NATS and a private PostgreSQL in one process",
-			"127.0.0.1:8080", []string{"all-in-one"}, identity.Build, novaapi.Build, image.Build, placement.Build),
+			"127.0.0.1:8080", []string{"all-in-one"}, identity.Build, novaapi.Build, image.Build, placement.Build, agent.Build),
 		serveCommand("identity", "Run the identity (Keystone v3) service alone", "127.0.0.1:5000", []string{"identity"}, identity.Build),
 		serveCommand("compute-api", "Run the compute API (Nova v2.1) alone", "127.0.0.1:8774", []string{"compute-api"}, novaapi.Build),
+		serveCommand("compute-agent", "Run the compute agent of this host alone", "127.0.0.1:8781", []string{"compute-agent"}, agent.Build),
 		serveCommand("image", "Run the image (Glance v2) service alone", "127.0.0.1:9292", []string{"image"}, image.Build),
 		serveCommand("placement", "Run the placement service alone", "127.0.0.1:8778", []string{"placement"}, placement.Build),
 		bootstrapCommand(),

@@ -1,8 +1,13 @@
 // Package novaapi serves the Nova v2.1-compatible compute API under
 // /compute: version documents, microversion negotiation, flavors (with
 // extra specs and access lists), key pairs, limits, quota sets,
-// availability zones and extensions. Servers, server groups and instance
-// actions will join it as further files of the same shape.
+// availability zones and extensions, and servers: it writes a server's
+// desired state and quota in one transaction, schedules it (compute/scheduler
+// over placement providers and agent heartbeats), claims in placement and
+// hands typed work (compute/work) to the chosen host's agent; power actions
+// and deletes are work messages too, console output a request/reply to the
+// host. Server groups and instance actions will join it as further files of
+// the same shape.
 //
 // It owns the HTTP face only: data lives in compute/store, quotas in the
 // shared quota engine. It must not import another service's packages, and

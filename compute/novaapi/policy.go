@@ -31,6 +31,22 @@ var Policy = map[string]string{
 	"os_compute_api:os-keypairs:show":   "rule:os_compute_api:admin_api or user_id:%(user_id)s",
 	"os_compute_api:os-keypairs:delete": "rule:os_compute_api:admin_api or user_id:%(user_id)s",
 
+	"os_compute_api:servers:create":                 "rule:project_member_or_admin",
+	"os_compute_api:servers:index":                  "rule:project_reader_or_admin",
+	"os_compute_api:servers:detail":                 "rule:project_reader_or_admin",
+	"os_compute_api:servers:index:get_all_tenants":  "rule:os_compute_api:admin_api",
+	"os_compute_api:servers:detail:get_all_tenants": "rule:os_compute_api:admin_api",
+	"os_compute_api:servers:show":                   "rule:project_reader_or_admin",
+	"os_compute_api:servers:delete":                 "rule:project_member_or_admin",
+	"os_compute_api:servers:stop":                   "rule:project_member_or_admin",
+	"os_compute_api:servers:start":                  "rule:project_member_or_admin",
+	"os_compute_api:servers:reboot":                 "rule:project_member_or_admin",
+	"os_compute_api:os-pause-server:pause":          "rule:project_member_or_admin",
+	"os_compute_api:os-pause-server:unpause":        "rule:project_member_or_admin",
+	"os_compute_api:os-suspend-server:suspend":      "rule:project_member_or_admin",
+	"os_compute_api:os-suspend-server:resume":       "rule:project_member_or_admin",
+	"os_compute_api:os-console-output":              "rule:project_member_or_admin",
+
 	"os_compute_api:limits":               "",
 	"os_compute_api:limits:other_project": "rule:os_compute_api:admin_api",
 

@@ -7,7 +7,11 @@ import (
 	"strings"
 
 	"github.com/kumo-cloud/kumo/api"
+	pstore "github.com/kumo-cloud/kumo/compute/placement/store"
+	"github.com/kumo-cloud/kumo/compute/scheduler"
 	"github.com/kumo-cloud/kumo/compute/store"
+	"github.com/kumo-cloud/kumo/compute/work"
+	"github.com/kumo-cloud/kumo/internal/bus"
 	"github.com/kumo-cloud/kumo/internal/daemon"
 	"github.com/kumo-cloud/kumo/internal/quota"
 )
@@ -18,9 +22,9 @@ const Prefix = "/compute"
 
 // Quota resources of the compute service, with Nova's default limits.
 const (
-	ResourceInstances          = "compute.instances"
-	ResourceCores              = "compute.cores"
-	ResourceRAM                = "compute.ram"
+	ResourceInstances          = store.QuotaInstances
+	ResourceCores              = store.QuotaCores
+	ResourceRAM                = store.QuotaRAM
 	ResourceKeyPairs           = "compute.key_pairs"
 	ResourceServerGroups       = "compute.server_groups"
 	ResourceServerGroupMembers = "compute.server_group_members"
@@ -67,6 +71,10 @@ type Deps struct {
 	Store *store.Store
 	Quota *quota.Engine
 	Log   *slog.Logger
+	// Placement is where servers claim their resources.
+	Placement *pstore.Store
+	// Bus carries work to the compute agents; nil serves no servers.
+	Bus *bus.Bus
 }
 
 // Service is the compute API.
@@ -75,6 +83,12 @@ type Service struct {
 	store *store.Store
 	quota *quota.Engine
 	log   *slog.Logger
+
+	placement *pstore.Store
+	sched     *scheduler.Scheduler
+	bus       *bus.Bus
+	queue     *bus.WorkQueue
+	beats     *bus.Heartbeats[work.HostInfo]
 }
 
 // New builds the compute API.
@@ -89,7 +103,8 @@ func New(cfg Config, deps Deps) *Service {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Service{cfg: cfg, store: deps.Store, quota: deps.Quota, log: log.With("service", "compute")}
+	return &Service{cfg: cfg, store: deps.Store, quota: deps.Quota, log: log.With("service", "compute"),
+		placement: deps.Placement, sched: scheduler.New(true), bus: deps.Bus}
 }
 
 // Build is the daemon.Builder of the compute API: it registers Nova's
@@ -99,18 +114,34 @@ func Build(d daemon.Deps) (daemon.Service, error) {
 		return nil, err
 	}
 	d.Quota.Register(DefaultQuotas)
-	return New(Config{PublicURL: d.URL}, Deps{Store: store.New(d.DB), Quota: d.Quota, Log: d.Log}), nil
+	return New(Config{PublicURL: d.URL}, Deps{Store: store.New(d.DB), Quota: d.Quota, Log: d.Log,
+		Placement: pstore.New(d.DB), Bus: d.Bus}), nil
 }
 
 // Store returns the compute store the service reads.
 func (s *Service) Store() *store.Store { return s.store }
 
-// Start creates the default flavors that do not exist yet (idempotent).
+// Start creates the default flavors that do not exist yet (idempotent) and
+// opens the work queue and heartbeat bucket shared with compute agents.
 func (s *Service) Start(ctx context.Context) error {
-	return s.store.EnsureFlavors(ctx, s.cfg.Flavors)
+	if err := s.store.EnsureFlavors(ctx, s.cfg.Flavors); err != nil {
+		return err
+	}
+	if s.bus == nil {
+		return nil
+	}
+	var err error
+	if s.queue, err = work.Queue(ctx, s.bus); err != nil {
+		return err
+	}
+	if s.beats, err = work.Heartbeats(ctx, s.bus); err != nil {
+		return err
+	}
+	_, err = bus.EnsureEventsStream(ctx, s.bus)
+	return err
 }
 
-// Stop has nothing to stop: the API has no workers yet.
+// Stop has nothing to stop: the API runs no workers.
 func (s *Service) Stop(context.Context) error { return nil }
 
 // DefaultFlavors are Nova's standard m1 flavors and kumo's k1.nano, sized
@@ -174,6 +205,14 @@ func (s *Service) API() api.Service {
 
 		r(G, "/os-availability-zone", "os_compute_api:os-availability-zone:list", s.listZones),
 		r(G, "/os-availability-zone/detail", "os_compute_api:os-availability-zone:detail", s.detailZones),
+
+		r(P, "/servers", "os_compute_api:servers:create", s.createServer),
+		r(G, "/servers", "os_compute_api:servers:index", s.listServers),
+		r(G, "/servers/detail", "os_compute_api:servers:detail", s.listServersDetail),
+		r(G, "/servers/:server_id", "os_compute_api:servers:show", s.getServer),
+		r(D, "/servers/:server_id", "os_compute_api:servers:delete", s.deleteServer),
+		// Each action's own rule is checked in the handler.
+		r(P, "/servers/:server_id/action", "os_compute_api:servers:show", s.serverAction),
 
 		r(G, "/extensions", "os_compute_api:extensions", s.listExtensions),
 		r(G, "/extensions/:alias", "os_compute_api:extensions", s.getExtension),

@@ -1,0 +1,134 @@
+// Package work owns the typed messages the compute API and the compute
+// agents exchange over the bus: per-host work (spawn, delete, power
+// actions), the console request/reply, and the heartbeat record. It holds
+// no logic beyond naming subjects; it must not import the API or the agent.
+package work
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/kumo-cloud/kumo/internal/bus"
+)
+
+// Service is the bus service name of compute.
+const Service = "compute"
+
+// Work verbs, the last token of a host work subject.
+const (
+	VerbSpawn  = "spawn"
+	VerbDelete = "delete"
+	VerbAction = "action"
+)
+
+// Power and lifecycle actions carried by Action.
+const (
+	ActionStop       = "stop"
+	ActionStart      = "start"
+	ActionRebootSoft = "reboot_soft"
+	ActionRebootHard = "reboot_hard"
+	ActionPause      = "pause"
+	ActionUnpause    = "unpause"
+	ActionSuspend    = "suspend"
+	ActionResume     = "resume"
+)
+
+// HeartbeatTTL is how long a host stays alive without a heartbeat; every
+// process opening the heartbeat bucket must use the same value.
+const HeartbeatTTL = 30 * time.Second
+
+// HeartbeatInterval is how often an agent beats.
+const HeartbeatInterval = 10 * time.Second
+
+// Spawn asks the host's agent to build and boot an instance.
+type Spawn struct {
+	InstanceUUID string `json:"instance_uuid"`
+}
+
+// Delete asks the host's agent to tear an instance down and delete it.
+type Delete struct {
+	InstanceUUID string `json:"instance_uuid"`
+}
+
+// Action asks the host's agent to change an instance's power state.
+type Action struct {
+	InstanceUUID string `json:"instance_uuid"`
+	Action       string `json:"action"`
+}
+
+// ConsoleRequest asks a host for the tail of an instance's serial console.
+type ConsoleRequest struct {
+	InstanceUUID string `json:"instance_uuid"`
+	// Lines is how many lines from the end; 0 or less means all.
+	Lines int `json:"lines"`
+}
+
+// ConsoleReply is the console text.
+type ConsoleReply struct {
+	Output string `json:"output"`
+}
+
+// HostInfo is what a compute agent publishes with its heartbeat.
+type HostInfo struct {
+	ProviderID string `json:"provider_id"`
+	VirtType   string `json:"virt_type"`
+	Arch       string `json:"arch"`
+}
+
+// HostToken turns a host name into a subject token (dots are not allowed
+// inside one).
+func HostToken(host string) string {
+	return strings.NewReplacer(".", "_", "*", "_", ">", "_", " ", "_").Replace(host)
+}
+
+// Subject is the work subject of verb for host.
+func Subject(host, verb string) string {
+	return bus.HostWorkSubject(Service, HostToken(host), verb)
+}
+
+// ConsoleSubject is the request/reply subject of host's console endpoint.
+// It is outside the work stream's subjects so requests are not stored.
+func ConsoleSubject(host string) string {
+	return fmt.Sprintf("kumo.%s.v1.console.%s", Service, HostToken(host))
+}
+
+// Stream is compute's per-host work stream; each service has its own so
+// their subjects never overlap.
+const Stream = bus.WorkStream + "_COMPUTE"
+
+// Queue opens the compute work queue.
+func Queue(ctx context.Context, b *bus.Bus) (*bus.WorkQueue, error) {
+	return bus.NewWorkQueue(ctx, b, Stream, []string{bus.HostWorkStreamSubject(Service)})
+}
+
+// Heartbeats opens the heartbeat bucket with HeartbeatTTL.
+func Heartbeats(ctx context.Context, b *bus.Bus) (*bus.Heartbeats[HostInfo], error) {
+	return bus.NewHeartbeats[HostInfo](ctx, b, HeartbeatTTL)
+}
+
+// Hostname derives a guest hostname from a server name: lower-case
+// letters, digits and single dashes, at most 63 characters.
+func Hostname(name string) string {
+	var b strings.Builder
+	dash := false
+	for _, r := range strings.ToLower(name) {
+		ok := r >= 'a' && r <= 'z' || r >= '0' && r <= '9'
+		if ok {
+			b.WriteRune(r)
+			dash = false
+		} else if !dash && b.Len() > 0 {
+			b.WriteByte('-')
+			dash = true
+		}
+	}
+	h := strings.TrimRight(b.String(), "-")
+	if len(h) > 63 {
+		h = strings.TrimRight(h[:63], "-")
+	}
+	if h == "" {
+		h = "server"
+	}
+	return h
+}
