@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/kumo-cloud/kumo/internal/db"
 	"gorm.io/gorm"
 	"gorm.io/gorm/clause"
 )
@@ -119,7 +120,7 @@ func (s *Store) ListFlavors(ctx context.Context, f FlavorFilter) ([]Flavor, erro
 			if errors.Is(err, gorm.ErrRecordNotFound) {
 				return nil, fmt.Errorf("marker [%s] not found: %w", f.Marker, ErrInvalid)
 			}
-			return nil, wrap(err, "flavor marker")
+			return nil, db.Wrap(err, "flavor marker")
 		}
 		op := ">"
 		if dir == "desc" {
@@ -134,7 +135,7 @@ func (s *Store) ListFlavors(ctx context.Context, f FlavorFilter) ([]Flavor, erro
 	}
 	var out []Flavor
 	if err := q.Find(&out).Error; err != nil {
-		return nil, wrap(err, "list flavors")
+		return nil, db.Wrap(err, "list flavors")
 	}
 	return out, nil
 }
@@ -143,7 +144,7 @@ func (s *Store) ListFlavors(ctx context.Context, f FlavorFilter) ([]Flavor, erro
 func (s *Store) GetFlavor(ctx context.Context, flavorID string, v Visibility) (Flavor, error) {
 	var f Flavor
 	err := v.apply(s.q(ctx).Model(&Flavor{}).Where("flavorid = ?", flavorID)).Take(&f).Error
-	return f, wrap(err, "flavor "+flavorID)
+	return f, db.Wrap(err, "flavor "+flavorID)
 }
 
 // ErrFlavorIDExists and ErrFlavorNameExists tell which unique attribute a
@@ -163,18 +164,18 @@ func (s *Store) CreateFlavor(ctx context.Context, f *Flavor) error {
 	return s.Tx(ctx, func(tx *Store) error {
 		var n int64
 		if err := tx.q(ctx).Model(&Flavor{}).Where("flavorid = ?", f.FlavorID).Count(&n).Error; err != nil {
-			return wrap(err, "flavor "+f.FlavorID)
+			return db.Wrap(err, "flavor "+f.FlavorID)
 		}
 		if n > 0 {
 			return ErrFlavorIDExists
 		}
 		if err := tx.q(ctx).Model(&Flavor{}).Where("name = ?", f.Name).Count(&n).Error; err != nil {
-			return wrap(err, "flavor "+f.Name)
+			return db.Wrap(err, "flavor "+f.Name)
 		}
 		if n > 0 {
 			return ErrFlavorNameExists
 		}
-		return wrap(tx.q(ctx).Omit("id").Create(f).Error, "flavor "+f.FlavorID)
+		return db.Wrap(tx.q(ctx).Omit("id").Create(f).Error, "flavor "+f.FlavorID)
 	})
 }
 
@@ -188,7 +189,7 @@ func (s *Store) EnsureFlavors(ctx context.Context, fs []Flavor) error {
 		}
 		f.CreatedAt = now()
 		if err := s.q(ctx).Omit("id").Clauses(clause.OnConflict{DoNothing: true}).Create(&f).Error; err != nil {
-			return wrap(err, "flavor "+f.FlavorID)
+			return db.Wrap(err, "flavor "+f.FlavorID)
 		}
 	}
 	return nil
@@ -196,21 +197,21 @@ func (s *Store) EnsureFlavors(ctx context.Context, fs []Flavor) error {
 
 // DeleteFlavor removes a flavor and its access list.
 func (s *Store) DeleteFlavor(ctx context.Context, flavorID string) error {
-	return affected(s.q(ctx).Where("flavorid = ?", flavorID).Delete(&Flavor{}), "flavor "+flavorID)
+	return db.Affected(s.q(ctx).Where("flavorid = ?", flavorID).Delete(&Flavor{}), "flavor "+flavorID)
 }
 
 // SetFlavorDescription replaces a flavor's description (nil clears it).
 func (s *Store) SetFlavorDescription(ctx context.Context, flavorID string, desc *string) error {
 	res := s.q(ctx).Model(&Flavor{}).Where("flavorid = ?", flavorID).
 		Updates(map[string]any{"description": desc, "updated_at": now()})
-	return affected(res, "flavor "+flavorID)
+	return db.Affected(res, "flavor "+flavorID)
 }
 
 // MergeExtraSpecs adds or replaces extra specs of a flavor.
 func (s *Store) MergeExtraSpecs(ctx context.Context, flavorID string, specs Specs) error {
 	res := s.q(ctx).Exec(`UPDATE flavors SET extra_specs = extra_specs || ?::jsonb, updated_at = ? WHERE flavorid = ?`,
 		specs, now(), flavorID)
-	return affected(res, "flavor "+flavorID)
+	return db.Affected(res, "flavor "+flavorID)
 }
 
 // DeleteExtraSpec removes one extra spec, failing with ErrNotFound if the
@@ -218,7 +219,7 @@ func (s *Store) MergeExtraSpecs(ctx context.Context, flavorID string, specs Spec
 func (s *Store) DeleteExtraSpec(ctx context.Context, flavorID, key string) error {
 	res := s.q(ctx).Exec(`UPDATE flavors SET extra_specs = extra_specs - ?::text, updated_at = ? WHERE flavorid = ? AND jsonb_exists(extra_specs, ?)`,
 		key, now(), flavorID, key)
-	return affected(res, "extra spec "+key)
+	return db.Affected(res, "extra spec "+key)
 }
 
 // FlavorProjects lists the projects a flavor is shared with, sorted.
@@ -226,7 +227,7 @@ func (s *Store) FlavorProjects(ctx context.Context, flavorID string) ([]string, 
 	var out []string
 	err := s.q(ctx).Raw(`SELECT fp.project_id FROM flavor_projects fp JOIN flavors f ON f.id = fp.flavor_id
 		WHERE f.flavorid = ? ORDER BY fp.project_id`, flavorID).Scan(&out).Error
-	return out, wrap(err, "flavor access of "+flavorID)
+	return out, db.Wrap(err, "flavor access of "+flavorID)
 }
 
 // AddFlavorProject shares a flavor with a project; ErrConflict if it
@@ -235,7 +236,7 @@ func (s *Store) AddFlavorProject(ctx context.Context, flavorID, project string) 
 	res := s.q(ctx).Exec(`INSERT INTO flavor_projects (flavor_id, project_id)
 		SELECT id, ? FROM flavors WHERE flavorid = ? ON CONFLICT DO NOTHING`, project, flavorID)
 	if res.Error != nil {
-		return wrap(res.Error, "flavor access")
+		return db.Wrap(res.Error, "flavor access")
 	}
 	if res.RowsAffected == 0 {
 		return fmt.Errorf("flavor access of %s for %s: %w", flavorID, project, ErrConflict)
@@ -248,5 +249,5 @@ func (s *Store) AddFlavorProject(ctx context.Context, flavorID, project string) 
 func (s *Store) RemoveFlavorProject(ctx context.Context, flavorID, project string) error {
 	res := s.q(ctx).Exec(`DELETE FROM flavor_projects fp USING flavors f
 		WHERE f.id = fp.flavor_id AND f.flavorid = ? AND fp.project_id = ?`, flavorID, project)
-	return affected(res, "flavor access of "+flavorID+" for "+project)
+	return db.Affected(res, "flavor access of "+flavorID+" for "+project)
 }

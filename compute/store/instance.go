@@ -11,6 +11,7 @@ import (
 
 	"gorm.io/gorm/clause"
 
+	"github.com/kumo-cloud/kumo/internal/db"
 	"github.com/kumo-cloud/kumo/internal/quota"
 )
 
@@ -128,7 +129,7 @@ func (s *Store) CreateInstance(ctx context.Context, in *Instance) error {
 	}
 	t := in.CreatedAt
 	in.UpdatedAt = &t
-	return wrap(s.q(ctx).Create(in).Error, "instance "+in.UUID)
+	return db.Wrap(s.q(ctx).Create(in).Error, "instance "+in.UUID)
 }
 
 // GetInstance returns the instance that is not deleted with that UUID.
@@ -138,7 +139,7 @@ func (s *Store) GetInstance(ctx context.Context, uuid string) (Instance, error) 
 		return in, fmt.Errorf("instance %s: %w", uuid, ErrNotFound)
 	}
 	err := s.q(ctx).Where("uuid = ? AND NOT deleted", uuid).Take(&in).Error
-	return in, wrap(err, "instance "+uuid)
+	return in, db.Wrap(err, "instance "+uuid)
 }
 
 // LockInstance is GetInstance with a row lock, for use inside Tx.
@@ -148,7 +149,7 @@ func (s *Store) LockInstance(ctx context.Context, uuid string) (Instance, error)
 		return in, fmt.Errorf("instance %s: %w", uuid, ErrNotFound)
 	}
 	err := s.q(ctx).Clauses(clause.Locking{Strength: "UPDATE"}).Where("uuid = ? AND NOT deleted", uuid).Take(&in).Error
-	return in, wrap(err, "instance "+uuid)
+	return in, db.Wrap(err, "instance "+uuid)
 }
 
 // InstanceFilter selects instances for a listing; zero fields do not filter.
@@ -193,21 +194,21 @@ func (s *Store) ListInstances(ctx context.Context, f InstanceFilter) ([]Instance
 	}
 	var out []Instance
 	err := q.Order("created_at DESC, uuid DESC").Find(&out).Error
-	return out, wrap(err, "list instances")
+	return out, db.Wrap(err, "list instances")
 }
 
 // UpdateInstance sets columns of the live instance uuid and updated_at.
 func (s *Store) UpdateInstance(ctx context.Context, uuid string, cols map[string]any) error {
 	cols["updated_at"] = now()
 	res := s.q(ctx).Model(&Instance{}).Where("uuid = ? AND NOT deleted", uuid).Updates(cols)
-	return affected(res, "instance "+uuid)
+	return db.Affected(res, "instance "+uuid)
 }
 
 // MarkInstanceDeleted soft-deletes the instance; deleting it again is not an
 // error.
 func (s *Store) MarkInstanceDeleted(ctx context.Context, uuid string) error {
 	t := now()
-	return wrap(s.q(ctx).Model(&Instance{}).Where("uuid = ? AND NOT deleted", uuid).Updates(map[string]any{
+	return db.Wrap(s.q(ctx).Model(&Instance{}).Where("uuid = ? AND NOT deleted", uuid).Updates(map[string]any{
 		"deleted": true, "deleted_at": t, "terminated_at": t, "updated_at": t,
 		"vm_state": VMDeleted, "task_state": nil, "power_state": 0,
 	}).Error, "instance "+uuid)
@@ -218,7 +219,7 @@ func (s *Store) AddInstanceAction(ctx context.Context, a *InstanceAction) error 
 	if a.StartTime.IsZero() {
 		a.StartTime = now()
 	}
-	return wrap(s.q(ctx).Create(a).Error, "instance action")
+	return db.Wrap(s.q(ctx).Create(a).Error, "instance action")
 }
 
 var uuidRE = regexp.MustCompile(`^[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}$`)

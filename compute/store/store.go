@@ -4,23 +4,23 @@ import (
 	"context"
 	"database/sql/driver"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"strings"
 	"time"
 
 	"gorm.io/gorm"
 
+	"github.com/kumo-cloud/kumo/internal/db"
 	"github.com/kumo-cloud/kumo/internal/quota"
 )
 
 var (
 	// ErrNotFound means the flavor, key pair or access entry does not exist.
-	ErrNotFound = errors.New("not found")
+	ErrNotFound = db.ErrNotFound
 	// ErrConflict means the ID, name or access entry already exists.
-	ErrConflict = errors.New("conflict")
+	ErrConflict = db.ErrConflict
 	// ErrInvalid means a filter or sort parameter is not acceptable.
-	ErrInvalid = errors.New("invalid")
+	ErrInvalid = db.ErrInvalid
 )
 
 // Store is the compute API's data access; safe for concurrent use.
@@ -50,28 +50,6 @@ func (s *Store) q(ctx context.Context) *gorm.DB { return s.db.WithContext(ctx) }
 
 // now is the database's clock precision: timestamptz keeps microseconds.
 func now() time.Time { return time.Now().UTC().Round(time.Microsecond) }
-
-func wrap(err error, what string) error {
-	switch {
-	case err == nil:
-		return nil
-	case errors.Is(err, gorm.ErrRecordNotFound):
-		return fmt.Errorf("%s: %w", what, ErrNotFound)
-	case errors.Is(err, gorm.ErrDuplicatedKey):
-		return fmt.Errorf("%s: already exists: %w", what, ErrConflict)
-	}
-	return fmt.Errorf("%s: %w", what, err)
-}
-
-func affected(res *gorm.DB, what string) error {
-	if res.Error != nil {
-		return wrap(res.Error, what)
-	}
-	if res.RowsAffected == 0 {
-		return fmt.Errorf("%s: %w", what, ErrNotFound)
-	}
-	return nil
-}
 
 // Specs are a flavor's extra specs, stored as a jsonb object of strings.
 type Specs map[string]string
@@ -123,7 +101,7 @@ func (s *Store) Hosts(ctx context.Context) ([]Host, error) {
 	}
 	err := s.q(ctx).Raw(`SELECT name, array_to_string(roles, ',') AS roles, updated_at FROM nodes ORDER BY name`).Scan(&rows).Error
 	if err != nil {
-		return nil, wrap(err, "list hosts")
+		return nil, db.Wrap(err, "list hosts")
 	}
 	out := make([]Host, len(rows))
 	for i, r := range rows {

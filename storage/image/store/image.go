@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/kumo-cloud/kumo/internal/db"
 )
 
 // Image statuses, as Glance names them.
@@ -59,14 +61,14 @@ func (s *Store) CreateImage(ctx context.Context, img *Image) error {
 	if img.Tags == nil {
 		img.Tags = TextArray{}
 	}
-	return wrap(s.q(ctx).Create(img).Error, "image "+img.ID)
+	return db.Wrap(s.q(ctx).Create(img).Error, "image "+img.ID)
 }
 
 // GetImage returns the image with the given ID.
 func (s *Store) GetImage(ctx context.Context, id string) (Image, error) {
 	var img Image
 	err := s.q(ctx).Where("id = ?", id).Take(&img).Error
-	return img, wrap(err, "image "+id)
+	return img, db.Wrap(err, "image "+id)
 }
 
 // LockImage returns the image and locks its row until the transaction ends;
@@ -74,7 +76,7 @@ func (s *Store) GetImage(ctx context.Context, id string) (Image, error) {
 func (s *Store) LockImage(ctx context.Context, id string) (Image, error) {
 	var img Image
 	err := forUpdate(s.q(ctx)).Where("id = ?", id).Take(&img).Error
-	return img, wrap(err, "image "+id)
+	return img, db.Wrap(err, "image "+id)
 }
 
 // SaveImage writes every attribute of img and bumps its updated_at.
@@ -87,12 +89,12 @@ func (s *Store) SaveImage(ctx context.Context, img *Image) error {
 		img.Tags = TextArray{}
 	}
 	res := s.q(ctx).Model(&Image{}).Where("id = ?", img.ID).Select("*").Omit("id", "created_at").Updates(img)
-	return affected(res, "image "+img.ID)
+	return db.Affected(res, "image "+img.ID)
 }
 
 // DeleteImage removes the image and its memberships.
 func (s *Store) DeleteImage(ctx context.Context, id string) error {
-	return affected(s.q(ctx).Where("id = ?", id).Delete(&Image{}), "image "+id)
+	return db.Affected(s.q(ctx).Where("id = ?", id).Delete(&Image{}), "image "+id)
 }
 
 // SortKey orders a listing by one column.
@@ -206,7 +208,7 @@ func (s *Store) ListImages(ctx context.Context, f ListFilter) ([]Image, error) {
 	q = q.Order(orderBy(SortKey{Key: "id", Desc: last}))
 	var out []Image
 	if err := q.Find(&out).Error; err != nil {
-		return nil, wrap(err, "list images")
+		return nil, db.Wrap(err, "list images")
 	}
 	return out, nil
 }
@@ -223,7 +225,7 @@ func orderBy(k SortKey) string {
 func (s *Store) CountOwned(ctx context.Context, project string) (int64, error) {
 	var n int64
 	err := s.q(ctx).Model(&Image{}).Where("owner = ?", project).Count(&n).Error
-	return n, wrap(err, "count images")
+	return n, db.Wrap(err, "count images")
 }
 
 // ResetStatus moves every image in status from to status to and returns
@@ -231,5 +233,5 @@ func (s *Store) CountOwned(ctx context.Context, project string) (int64, error) {
 func (s *Store) ResetStatus(ctx context.Context, from, to string) ([]string, error) {
 	var ids []string
 	res := s.q(ctx).Raw(`UPDATE images SET status = ?, updated_at = ? WHERE status = ? RETURNING id`, to, now(), from).Scan(&ids)
-	return ids, wrap(res.Error, "reset images in "+from)
+	return ids, db.Wrap(res.Error, "reset images in "+from)
 }

@@ -3,6 +3,8 @@ package store
 import (
 	"context"
 	"time"
+
+	"github.com/kumo-cloud/kumo/internal/db"
 )
 
 // Member statuses.
@@ -31,28 +33,28 @@ func (s *Store) AddMember(ctx context.Context, m *Member) error {
 	if m.Status == "" {
 		m.Status = MemberPending
 	}
-	return wrap(s.q(ctx).Create(m).Error, "member "+m.Member+" of image "+m.ImageID)
+	return db.Wrap(s.q(ctx).Create(m).Error, "member "+m.Member+" of image "+m.ImageID)
 }
 
 // GetMember returns one membership.
 func (s *Store) GetMember(ctx context.Context, imageID, member string) (Member, error) {
 	var m Member
 	err := s.q(ctx).Where("image_id = ? AND member = ?", imageID, member).Take(&m).Error
-	return m, wrap(err, "member "+member+" of image "+imageID)
+	return m, db.Wrap(err, "member "+member+" of image "+imageID)
 }
 
 // ListMembers returns an image's memberships, oldest first.
 func (s *Store) ListMembers(ctx context.Context, imageID string) ([]Member, error) {
 	var out []Member
 	err := s.q(ctx).Where("image_id = ?", imageID).Order("created_at, member").Find(&out).Error
-	return out, wrap(err, "members of image "+imageID)
+	return out, db.Wrap(err, "members of image "+imageID)
 }
 
 // SetMemberStatus changes a membership's status.
 func (s *Store) SetMemberStatus(ctx context.Context, imageID, member, status string) (Member, error) {
 	res := s.q(ctx).Model(&Member{}).Where("image_id = ? AND member = ?", imageID, member).
 		Updates(map[string]any{"status": status, "updated_at": now()})
-	if err := affected(res, "member "+member+" of image "+imageID); err != nil {
+	if err := db.Affected(res, "member "+member+" of image "+imageID); err != nil {
 		return Member{}, err
 	}
 	return s.GetMember(ctx, imageID, member)
@@ -61,5 +63,5 @@ func (s *Store) SetMemberStatus(ctx context.Context, imageID, member, status str
 // DeleteMember stops sharing an image with a project.
 func (s *Store) DeleteMember(ctx context.Context, imageID, member string) error {
 	res := s.q(ctx).Where("image_id = ? AND member = ?", imageID, member).Delete(&Member{})
-	return affected(res, "member "+member+" of image "+imageID)
+	return db.Affected(res, "member "+member+" of image "+imageID)
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql/driver"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"time"
 
@@ -17,9 +16,9 @@ import (
 
 var (
 	// ErrNotFound means the image or membership does not exist.
-	ErrNotFound = errors.New("not found")
+	ErrNotFound = db.ErrNotFound
 	// ErrConflict means the ID or membership already exists.
-	ErrConflict = errors.New("conflict")
+	ErrConflict = db.ErrConflict
 )
 
 // Store is the image service's data access; safe for concurrent use.
@@ -49,28 +48,6 @@ func (s *Store) q(ctx context.Context) *gorm.DB { return s.db.WithContext(ctx) }
 
 // now is the database's clock precision: timestamptz keeps microseconds.
 func now() time.Time { return time.Now().UTC().Round(time.Microsecond) }
-
-func wrap(err error, what string) error {
-	switch {
-	case err == nil:
-		return nil
-	case errors.Is(err, gorm.ErrRecordNotFound):
-		return fmt.Errorf("%s: %w", what, ErrNotFound)
-	case errors.Is(err, gorm.ErrDuplicatedKey):
-		return fmt.Errorf("%s: already exists: %w", what, ErrConflict)
-	}
-	return fmt.Errorf("%s: %w", what, err)
-}
-
-func affected(res *gorm.DB, what string) error {
-	if res.Error != nil {
-		return wrap(res.Error, what)
-	}
-	if res.RowsAffected == 0 {
-		return fmt.Errorf("%s: %w", what, ErrNotFound)
-	}
-	return nil
-}
 
 // forUpdate locks the selected rows until the transaction ends.
 func forUpdate(db *gorm.DB) *gorm.DB { return db.Clauses(clause.Locking{Strength: "UPDATE"}) }
