@@ -67,48 +67,15 @@ func projectCommand() *cobra.Command {
 	create.Flags().StringVar(&description, "description", "", "project description")
 	create.Flags().BoolVar(&disable, "disable", false, "create the project disabled")
 
-	var showDomain string
-	show := &cobra.Command{
-		Use:   "show PROJECT",
-		Short: "Show a project (name or id)",
-		Args:  cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			s, err := connect(cmd)
-			if err != nil {
-				return err
-			}
-			p, err := s.findProject(args[0], showDomain)
-			if err != nil {
-				return err
-			}
-			return printObject(cmd, projectFields(p))
+	named := domainNamed[*projects.Project]{
+		noun: "PROJECT", plural: "projects",
+		find:   (*session).findProject,
+		fields: projectFields,
+		delete: func(s *session, obj *projects.Project) error {
+			return projects.Delete(s.ctx, s.identity, obj.ID).ExtractErr()
 		},
 	}
-	show.Flags().StringVar(&showDomain, "domain", "", "domain of the project when named")
-
-	var deleteDomain string
-	del := &cobra.Command{
-		Use:   "delete PROJECT...",
-		Short: "Delete projects (names or ids)",
-		Args:  cobra.MinimumNArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			s, err := connect(cmd)
-			if err != nil {
-				return err
-			}
-			for _, ref := range args {
-				p, err := s.findProject(ref, deleteDomain)
-				if err != nil {
-					return err
-				}
-				if err := projects.Delete(s.ctx, s.identity, p.ID).ExtractErr(); err != nil {
-					return err
-				}
-			}
-			return nil
-		},
-	}
-	del.Flags().StringVar(&deleteDomain, "domain", "", "domain of the projects when named")
+	show, del := named.showCommand(), named.deleteCommand()
 
 	cmd.AddCommand(list, create, show, del)
 	return cmd

@@ -81,48 +81,13 @@ func userCommand() *cobra.Command {
 	create.Flags().StringVar(&email, "email", "", "the user's email")
 	create.Flags().BoolVar(&disable, "disable", false, "create the user disabled")
 
-	var showDomain string
-	show := &cobra.Command{
-		Use:   "show USER",
-		Short: "Show a user (name or id)",
-		Args:  cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			s, err := connect(cmd)
-			if err != nil {
-				return err
-			}
-			u, err := s.findUser(args[0], showDomain)
-			if err != nil {
-				return err
-			}
-			return printObject(cmd, userFields(u))
-		},
+	named := domainNamed[*users.User]{
+		noun: "USER", plural: "users",
+		find:   (*session).findUser,
+		fields: userFields,
+		delete: func(s *session, obj *users.User) error { return users.Delete(s.ctx, s.identity, obj.ID).ExtractErr() },
 	}
-	show.Flags().StringVar(&showDomain, "domain", "", "domain of the user when named")
-
-	var deleteDomain string
-	del := &cobra.Command{
-		Use:   "delete USER...",
-		Short: "Delete users (names or ids)",
-		Args:  cobra.MinimumNArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			s, err := connect(cmd)
-			if err != nil {
-				return err
-			}
-			for _, ref := range args {
-				u, err := s.findUser(ref, deleteDomain)
-				if err != nil {
-					return err
-				}
-				if err := users.Delete(s.ctx, s.identity, u.ID).ExtractErr(); err != nil {
-					return err
-				}
-			}
-			return nil
-		},
-	}
-	del.Flags().StringVar(&deleteDomain, "domain", "", "domain of the users when named")
+	show, del := named.showCommand(), named.deleteCommand()
 
 	cmd.AddCommand(list, create, show, del)
 	return cmd

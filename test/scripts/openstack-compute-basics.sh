@@ -27,27 +27,8 @@ cleanup() {
 }
 trap cleanup EXIT
 
-out=""
-fail() {
-	echo "FAIL: $*" >&2
-	if [[ -n "$out" ]]; then
-		echo "--- last output ---" >&2
-		echo "$out" >&2
-	fi
-	exit 1
-}
-
-run() {
-	echo "+ openstack $*"
-	if ! out=$(openstack "$@" 2>&1); then
-		fail "openstack $* exited non-zero"
-	fi
-	echo "$out"
-}
-
-expect() {
-	[[ "$out" == *"$1"* ]] || fail "expected output to contain: $1"
-}
+# shellcheck source=lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 refuse() {
 	[[ "$out" != *"$1"* ]] || fail "expected output not to contain: $1"

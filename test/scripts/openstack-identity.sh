@@ -17,30 +17,8 @@ USERNAME="cli-user-$suffix"
 PASSWORD="cli-Pw-$suffix-$RANDOM$RANDOM"
 APPCRED="cli-appcred-$suffix"
 
-out=""
-fail() {
-	echo "FAIL: $*" >&2
-	if [[ -n "$out" ]]; then
-		echo "--- last output ---" >&2
-		echo "$out" >&2
-	fi
-	exit 1
-}
-
-# run captures an openstack command's output in $out (failing the script,
-# with the output, when the command fails) and echoes it.
-run() {
-	echo "+ openstack $*"
-	if ! out=$(openstack "$@" 2>&1); then
-		fail "openstack $* exited non-zero"
-	fi
-	echo "$out"
-}
-
-# expect fails unless $out contains the fixed string $1.
-expect() {
-	grep -qF -- "$1" <<<"$out" || fail "${2:-expected output} (missing \"$1\")"
-}
+# shellcheck source=lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 # field extracts a value from "-f shell" output.
 field() {

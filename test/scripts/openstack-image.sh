@@ -15,27 +15,8 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 NAME="cli-image-$$-$RANDOM"
 
-out=""
-fail() {
-	echo "FAIL: $*" >&2
-	if [[ -n "$out" ]]; then
-		echo "--- last output ---" >&2
-		echo "$out" >&2
-	fi
-	exit 1
-}
-
-run() {
-	echo "+ openstack $*"
-	if ! out=$(openstack "$@" 2>&1); then
-		fail "openstack $* exited non-zero"
-	fi
-	echo "$out"
-}
-
-expect() {
-	[[ "$out" == *"$1"* ]] || fail "expected output to contain: $1"
-}
+# shellcheck source=lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 # A real qcow2 with some data in it.
 head -c $((2 * 1024 * 1024)) /dev/urandom >"$work/disk.raw"
