@@ -27,7 +27,7 @@ const computeMaxVersion = "2.96"
 
 // compute returns a compute v2.1 client for a provider, at microversion mv
 // ("" for none: 2.1).
-func compute(t *testing.T, pc *gophercloud.ProviderClient, mv string) *gophercloud.ServiceClient {
+func compute(t testing.TB, pc *gophercloud.ProviderClient, mv string) *gophercloud.ServiceClient {
 	t.Helper()
 	sc, err := openstack.NewComputeV2(pc, gophercloud.EndpointOpts{})
 	if err != nil {
@@ -39,7 +39,7 @@ func compute(t *testing.T, pc *gophercloud.ProviderClient, mv string) *gopherclo
 
 // rawCompute sends a request to the compute API with the given headers and
 // returns the status, headers and decoded body.
-func rawCompute(t *testing.T, method, url, tok string, headers map[string]string, body any) (int, http.Header, map[string]any) {
+func rawCompute(t testing.TB, method, url, tok string, headers map[string]string, body any) (int, http.Header, map[string]any) {
 	t.Helper()
 	var r *strings.Reader
 	if body != nil {

@@ -20,7 +20,7 @@ import (
 )
 
 // waitFor polls fn every 500 ms until it returns nil or timeout passes.
-func waitFor(t *testing.T, timeout time.Duration, what string, fn func() error) {
+func waitFor(t testing.TB, timeout time.Duration, what string, fn func() error) {
 	t.Helper()
 	deadline := time.Now().Add(timeout)
 	for {
@@ -36,7 +36,7 @@ func waitFor(t *testing.T, timeout time.Duration, what string, fn func() error) 
 }
 
 // tinyServerImage uploads kumo-tiny as a public image for the test.
-func tinyServerImage(t *testing.T, c *Cloud, pc *gophercloud.ProviderClient) string {
+func tinyServerImage(t testing.TB, c *Cloud, pc *gophercloud.ProviderClient) string {
 	t.Helper()
 	path := kumoTinyImage(t)
 	ic := imageClient(t, pc)
@@ -49,7 +49,7 @@ func tinyServerImage(t *testing.T, c *Cloud, pc *gophercloud.ProviderClient) str
 }
 
 // testFlavor creates a flavor deleted when the test ends.
-func testFlavor(t *testing.T, cc *gophercloud.ServiceClient, ram, vcpus, disk int) string {
+func testFlavor(t testing.TB, cc *gophercloud.ServiceClient, ram, vcpus, disk int) string {
 	t.Helper()
 	name := uniq("flavor")
 	f, err := flavors.Create(context.Background(), cc, flavors.CreateOpts{ID: name, Name: name, RAM: ram, VCPUs: vcpus, Disk: &disk}).Extract()
@@ -62,7 +62,7 @@ func testFlavor(t *testing.T, cc *gophercloud.ServiceClient, ram, vcpus, disk in
 
 // waitStatus waits until the server has status want; ERROR (unless
 // wanted) fails at once with the fault.
-func waitStatus(t *testing.T, cc *gophercloud.ServiceClient, id, want string, timeout time.Duration) *servers.Server {
+func waitStatus(t testing.TB, cc *gophercloud.ServiceClient, id, want string, timeout time.Duration) *servers.Server {
 	t.Helper()
 	var s *servers.Server
 	waitFor(t, timeout, "server "+id+" "+want, func() error {
@@ -81,7 +81,7 @@ func waitStatus(t *testing.T, cc *gophercloud.ServiceClient, id, want string, ti
 	return s
 }
 
-func usage(t *testing.T, cc *gophercloud.ServiceClient) [3]int {
+func usage(t testing.TB, cc *gophercloud.ServiceClient) [3]int {
 	t.Helper()
 	l, err := limits.Get(context.Background(), cc, nil).Extract()
 	if err != nil {

@@ -65,7 +65,7 @@ var tinyImageOnce struct {
 }
 
 // kumoTinyImage builds kumo-tiny (or takes it from the cache) once per test binary.
-func kumoTinyImage(t *testing.T) string {
+func kumoTinyImage(t testing.TB) string {
 	t.Helper()
 	tinyImageOnce.Do(func() {
 		var stderr string
