@@ -144,19 +144,20 @@ func (s *Service) Start(ctx context.Context) error {
 // Stop has nothing to stop: the API runs no workers.
 func (s *Service) Stop(context.Context) error { return nil }
 
-// DefaultFlavors are Nova's standard m1 flavors and kumo's k1.nano, sized
-// for the kumo-tiny guest image.
+// DefaultFlavors are the m1 flavors sized for a small host and the
+// kumo-tiny image (which needs 96 MiB: Debian's kernel decompresses above
+// 16 MiB), and k1.nano, the smallest that boots kumo-tiny. Nova's own m1
+// sizes (512 MiB to 16 GiB) would not fit many guests on a 2-core host.
 func DefaultFlavors() []store.Flavor {
 	f := func(id, name string, ram, vcpus, disk int) store.Flavor {
 		return store.Flavor{FlavorID: id, Name: name, MemoryMB: ram, VCPUs: vcpus, RootGB: disk, RxTxFactor: 1, IsPublic: true}
 	}
 	return []store.Flavor{
-		f("1", "m1.tiny", 512, 1, 1),
-		f("2", "m1.small", 2048, 1, 20),
-		f("3", "m1.medium", 4096, 2, 40),
-		f("4", "m1.large", 8192, 4, 80),
-		f("5", "m1.xlarge", 16384, 8, 160),
-		f("k1.nano", "k1.nano", 64, 1, 1),
+		f("1", "m1.tiny", 128, 1, 1),
+		f("2", "m1.small", 256, 1, 2),
+		f("3", "m1.medium", 512, 2, 5),
+		f("4", "m1.large", 1024, 2, 10),
+		f("k1.nano", "k1.nano", 96, 1, 1),
 	}
 }
 

@@ -39,7 +39,7 @@ run flavor list
 expect "m1.tiny"
 expect "k1.nano"
 run flavor show m1.small -f value -c ram
-expect "2048"
+expect "256"
 run flavor create "$FLAVOR" --ram 256 --vcpus 2 --disk 3 --private --property hw:cpu_policy=dedicated -f value -c id
 id=$out
 [[ -n "$id" ]] || fail "no flavor id"
