@@ -47,12 +47,12 @@ func dialSerial(ctx context.Context, url string) (*serialConsole, *http.Response
 	return sc, resp, nil
 }
 
-// expect reads until the output contains want, returning everything read.
-func (sc *serialConsole) expect(t *testing.T, want string, timeout time.Duration) string {
+// read collects output until it contains want or d passes; ok says which.
+// A closed console fails the test.
+func (sc *serialConsole) read(t *testing.T, got *strings.Builder, want string, d time.Duration) bool {
 	t.Helper()
-	var got strings.Builder
-	deadline := time.After(timeout)
-	for {
+	deadline := time.After(d)
+	for !strings.Contains(got.String(), want) {
 		select {
 		case data, ok := <-sc.recv:
 			if !ok {
@@ -62,13 +62,29 @@ func (sc *serialConsole) expect(t *testing.T, want string, timeout time.Duration
 				sc.first = time.Now()
 			}
 			got.Write(data)
-			if strings.Contains(got.String(), want) {
-				return got.String()
-			}
 		case <-deadline:
-			t.Fatalf("no %q on the serial console after %s; read:\n%q", want, timeout, got.String())
+			return false
 		}
 	}
+	return true
+}
+
+// command types line into the guest's shell until want appears: the shell
+// on ttyS0 may still be starting (input typed before it runs is lost), so
+// the line is typed again, after a Ctrl-U that clears any partial input,
+// every few seconds. It returns all output read.
+func (sc *serialConsole) command(t *testing.T, line, want string, timeout time.Duration) string {
+	t.Helper()
+	var got strings.Builder
+	deadline := time.Now().Add(timeout)
+	for time.Now().Before(deadline) {
+		sc.send(t, "\x15"+line+"\r")
+		if sc.read(t, &got, want, 5*time.Second) {
+			return got.String()
+		}
+	}
+	t.Fatalf("no %q on the serial console after %s; read:\n%q", want, timeout, got.String())
+	return ""
 }
 
 func (sc *serialConsole) send(t *testing.T, s string) {
@@ -133,8 +149,7 @@ func TestComputeSerialConsole(t *testing.T) {
 	opened := time.Since(start)
 	// The shell evaluates the arithmetic, so the answer cannot be the
 	// terminal echoing what was typed.
-	con.send(t, fmt.Sprintf("\recho hello-$((6*7))-%s\r", nonce))
-	con.expect(t, "hello-42-"+nonce, time.Minute)
+	con.command(t, fmt.Sprintf("echo hello-$((6*7))-%s", nonce), "hello-42-"+nonce, 2*time.Minute)
 	t.Logf("FIGURE serial console: websocket open %s, open-to-first-byte %s, open-to-shell-answer %s",
 		opened.Round(time.Millisecond), con.first.Sub(start).Round(time.Millisecond), time.Since(start).Round(time.Millisecond))
 
@@ -153,7 +168,7 @@ func TestComputeSerialConsole(t *testing.T) {
 		}
 		// The websocket needs no Keystone token and takes none in place of
 		// a console token.
-		code, _, _ := rawCompute(t, "GET", wantPrefix+"x", pc.Token(), map[string]string{"Upgrade": "websocket", "Connection": "Upgrade"}, nil)
+		code, _, _ := rawCompute(t, "GET", c.URL+"/compute/console/serial/?token=x", pc.Token(), map[string]string{"Upgrade": "websocket", "Connection": "Upgrade"}, nil)
 		if code != http.StatusUnauthorized {
 			t.Errorf("keystone token instead of console token: %d, want 401", code)
 		}

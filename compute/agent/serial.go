@@ -85,11 +85,11 @@ func (h *serialHub) attach(req work.SerialOpen, pty io.ReadWriteCloser) error {
 	heard.Store(time.Now().UnixNano())
 	s := &serialSession{id: req.Session, closed: make(chan struct{})}
 	var once sync.Once
-	var sub *nats.Subscription
+	var sub atomic.Pointer[nats.Subscription]
 	s.end = func(reason string) {
 		once.Do(func() {
-			if sub != nil {
-				_ = sub.Unsubscribe()
+			if in := sub.Load(); in != nil {
+				_ = in.Unsubscribe()
 			}
 			pty.Close()
 			if reason != "" {
@@ -106,8 +106,7 @@ func (h *serialHub) attach(req work.SerialOpen, pty io.ReadWriteCloser) error {
 			log.Info("serial console detached", "reason", reason)
 		})
 	}
-	var err error
-	sub, err = nc.Subscribe(work.SerialInSubject(host, req.Session), func(m *nats.Msg) {
+	in, err := nc.Subscribe(work.SerialInSubject(host, req.Session), func(m *nats.Msg) {
 		heard.Store(time.Now().UnixNano())
 		if m.Header.Get(work.SerialHeaderClose) != "" {
 			s.end("")
@@ -122,15 +121,16 @@ func (h *serialHub) attach(req work.SerialOpen, pty io.ReadWriteCloser) error {
 	if err != nil {
 		return err
 	}
+	sub.Store(in)
 	if err := nc.Flush(); err != nil {
-		_ = sub.Unsubscribe()
+		_ = in.Unsubscribe()
 		return err
 	}
 
 	h.mu.Lock()
 	if h.ctx.Err() != nil {
 		h.mu.Unlock()
-		_ = sub.Unsubscribe()
+		_ = in.Unsubscribe()
 		return bus.Errorf(bus.CodeUnavailable, "the compute agent is stopping")
 	}
 	old := h.sessions[req.InstanceUUID]
