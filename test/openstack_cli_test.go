@@ -53,6 +53,11 @@ func runOpenstackScriptFor(t *testing.T, name string, limit time.Duration) {
 	if err != nil {
 		t.Fatalf("%s: %v\n%s", script, err, out)
 	}
+	for _, line := range strings.Split(string(out), "\n") {
+		if strings.HasPrefix(line, "FIGURE ") {
+			t.Log(line)
+		}
+	}
 	t.Logf("%s passed in %s", name, time.Since(start).Round(time.Millisecond))
 }
 

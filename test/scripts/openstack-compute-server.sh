@@ -2,8 +2,8 @@
 # openstack-compute-server.sh drives the real python-openstackclient through
 # a server's life on kumo: server create --wait (m1.tiny, the kumo-tiny
 # image, a key pair, user data, no network), the boot marker and the user
-# data's output in "console log show", stop (SHUTOFF), start (ACTIVE) and
-# delete --wait.
+# data's output in "console log show", the serial console URL, stop
+# (SHUTOFF), start (ACTIVE) and delete --wait.
 #
 # Needs OS_CLIENT_CONFIG_FILE (a clouds.yaml with the admin cloud), OS_CLOUD
 # (the cloud's name, "kumo") and a public image named kumo-tiny. Prints each
@@ -50,9 +50,10 @@ printf '#!/bin/sh\necho OSC-USERDATA-$((40+2))\n' >"$work/user-data"
 run keypair create --public-key "$work/id_ed25519.pub" "$KEY" -f value -c name
 expect "$KEY"
 
-# --nic none: this client's --network takes a network name or id only.
+# --nic none: this client's --network takes a network name or id only, and
+# "none" needs compute microversion 2.37 (the client defaults to 2.1).
 t0=$SECONDS
-run server create --wait --flavor m1.tiny --image kumo-tiny --key-name "$KEY" \
+run --os-compute-api-version 2.37 server create --wait --flavor m1.tiny --image kumo-tiny --key-name "$KEY" \
 	--user-data "$work/user-data" --nic none "$NAME" -f value -c id -c status
 echo "FIGURE openstack server create --wait: $((SECONDS - t0))s"
 expect "ACTIVE"
@@ -64,11 +65,20 @@ check() { [[ "$out" == *"KUMO-TINY READY $NAME"* && "$out" == *"OSC-USERDATA-42"
 wait_for 240 "the boot marker and the user data output" console log show "$NAME"
 run console log show --lines 5 "$NAME"
 
+# The serial console URL, through the legacy action (2.1) and remote-consoles (2.6).
+run console url show --serial "$NAME" -f value -c type -c url
+expect "serial"
+expect "/compute/console/serial/?token="
+run --os-compute-api-version 2.6 console url show --serial "$NAME" -f json
+expect '"protocol": "serial"'
+expect "ws://"
+
 run server stop "$NAME"
 check() { [[ "$out" == "SHUTOFF" ]]; }
 wait_for 180 "SHUTOFF" server show "$NAME" -f value -c status
+# server show prints Nova's numeric power state: 4 is SHUTDOWN.
 run server show "$NAME" -f value -c OS-EXT-STS:power_state
-expect "Shutdown"
+[[ "$out" == "4" ]] || fail "power state $out, want 4 (SHUTDOWN)"
 
 run server start "$NAME"
 check() { [[ "$out" == "ACTIVE" ]]; }
