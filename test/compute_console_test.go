@@ -94,6 +94,24 @@ func (sc *serialConsole) send(t *testing.T, s string) {
 	}
 }
 
+// deleteServerWait deletes a server and waits until it is gone, so that no
+// domain outlives the test's kumod.
+func deleteServerWait(t *testing.T, cc *gophercloud.ServiceClient, id string) {
+	t.Helper()
+	ctx := context.Background()
+	if err := servers.Delete(ctx, cc, id).ExtractErr(); err != nil && !gophercloud.ResponseCodeIs(err, http.StatusNotFound) {
+		t.Errorf("delete server %s: %v", id, err)
+		return
+	}
+	waitFor(t, 2*time.Minute, "server "+id+" gone", func() error {
+		_, err := servers.Get(ctx, cc, id).Extract()
+		if gophercloud.ResponseCodeIs(err, http.StatusNotFound) {
+			return nil
+		}
+		return fmt.Errorf("still there (%v)", err)
+	})
+}
+
 // TestComputeSerialConsole boots kumo-tiny, gets a serial console URL the
 // Nova ways (remote-consoles at 2.6, os-getSerialConsole before), types a
 // command into the guest's shell over the websocket and reads its result;
@@ -113,7 +131,7 @@ func TestComputeSerialConsole(t *testing.T) {
 		t.Fatalf("create server: %v", err)
 	}
 	id := created.ID
-	t.Cleanup(func() { _ = servers.Delete(context.Background(), cc, id).ExtractErr() })
+	t.Cleanup(func() { deleteServerWait(t, cc, id) })
 	waitStatus(t, cc, id, "ACTIVE", 3*time.Minute)
 	waitFor(t, 3*time.Minute, "KUMO-TINY READY", func() error {
 		out, err := servers.ShowConsoleOutput(ctx, cc, id, servers.ShowConsoleOutputOpts{}).Extract()

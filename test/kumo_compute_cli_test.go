@@ -119,7 +119,7 @@ func TestKumoComputeCLI(t *testing.T) {
 		"--user-data", userData, "--network", "none", "--wait")
 	took := time.Since(start)
 	id, _ := srv["id"].(string)
-	t.Cleanup(func() { k.exec(admin, "server", "delete", id) })
+	t.Cleanup(func() { k.exec(admin, "server", "delete", id, "--wait") })
 	if srv["status"] != "ACTIVE" || srv["name"] != name || srv["key_name"] != keyName || srv["flavor"] != flavorID || srv["image"] != imageID {
 		t.Fatalf("server create --wait = %v", srv)
 	}
