@@ -138,7 +138,6 @@ func (s *Service) serialConsoleURL(c *gin.Context, in store.Instance, protocol, 
 	if err != nil {
 		return "", err
 	}
-	s.action(c, in, "get_serial_console")
 	return base + "?token=" + token, nil
 }
 
