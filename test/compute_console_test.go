@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"net/http"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -14,6 +15,8 @@ import (
 	"github.com/gophercloud/gophercloud/v2"
 	"github.com/gophercloud/gophercloud/v2/openstack/compute/v2/remoteconsoles"
 	"github.com/gophercloud/gophercloud/v2/openstack/compute/v2/servers"
+
+	"github.com/kumo-cloud/kumo/internal/db"
 )
 
 // serialConsole is an open serial console websocket.
@@ -175,6 +178,29 @@ func TestComputeSerialConsole(t *testing.T) {
 		_, resp, err := dialSerial(ctx, rc.URL)
 		if err == nil || resp == nil || resp.StatusCode != http.StatusUnauthorized {
 			t.Errorf("reusing a token: %v (%v), want 401", err, resp)
+		}
+	})
+	t.Run("expired token is refused", func(t *testing.T) {
+		rc, err := remoteconsoles.Create(ctx, cc, id, remoteconsoles.CreateOpts{Protocol: remoteconsoles.ConsoleProtocolSerial,
+			Type: remoteconsoles.ConsoleTypeSerial}).Extract()
+		if err != nil {
+			t.Fatal(err)
+		}
+		// Ten minutes pass, in the cloud's own database.
+		gdb, err := db.Open(ctx, fmt.Sprintf("host=%s user=kumo dbname=kumo sslmode=disable", filepath.Join(c.StateDir, "postgres", "run")), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if sqlDB, err := gdb.DB(); err == nil {
+			defer sqlDB.Close()
+		}
+		res := gdb.Exec("UPDATE console_auth_tokens SET expires = now() - interval '1 second' WHERE instance_uuid = ?", id)
+		if res.Error != nil || res.RowsAffected != 1 {
+			t.Fatalf("expire the token: %v (%d rows)", res.Error, res.RowsAffected)
+		}
+		_, resp, err := dialSerial(ctx, rc.URL)
+		if err == nil || resp == nil || resp.StatusCode != http.StatusUnauthorized {
+			t.Errorf("expired token: %v (%v), want 401", err, resp)
 		}
 	})
 	t.Run("bogus and missing tokens are refused", func(t *testing.T) {
