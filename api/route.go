@@ -60,6 +60,9 @@ type Response struct {
 	Stream      io.Reader
 	ContentType string
 	Header      http.Header
+	// Hijacked means the handler took the connection over (a websocket
+	// upgrade) and wrote everything itself: the server sends nothing more.
+	Hijacked bool
 }
 
 // OK is a 200 response with a JSON body.
@@ -74,6 +77,11 @@ func Accepted(body any) *Response { return &Response{Status: http.StatusAccepted
 // NoContent is a 204 response.
 func NoContent() *Response { return &Response{Status: http.StatusNoContent} }
 
+// Hijacked is the response of a handler that took the connection over, for
+// example to serve a websocket; errors before the takeover are still
+// returned as errors and rendered in the service's dialect.
+func Hijacked() *Response { return &Response{Hijacked: true} }
+
 // WithHeader sets a response header and returns the response for chaining.
 func (r *Response) WithHeader(key, value string) *Response {
 	if r.Header == nil {
@@ -84,6 +92,9 @@ func (r *Response) WithHeader(key, value string) *Response {
 }
 
 func (r *Response) write(c *gin.Context) {
+	if r.Hijacked {
+		return
+	}
 	for k, vs := range r.Header {
 		for _, v := range vs {
 			c.Writer.Header().Add(k, v)

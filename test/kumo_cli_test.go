@@ -18,6 +18,29 @@ type kumoCLI struct {
 	t   *testing.T
 	bin string
 	env []string
+	// timeout bounds one run (a minute when zero).
+	timeout time.Duration
+}
+
+// newKumoCLI builds the kumo CLI for the test, with an environment free of
+// the caller's OS_* variables and a throwaway HOME; the second result is
+// the environment that selects the cloud's admin.
+func newKumoCLI(t *testing.T, c *Cloud) (*kumoCLI, []string) {
+	t.Helper()
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "kumo")
+	if out, err := exec.Command("go", "build", "-o", bin, "github.com/kumo-cloud/kumo/cmd/kumo").CombinedOutput(); err != nil {
+		t.Fatalf("go build kumo: %v\n%s", err, out)
+	}
+	var env []string
+	for _, kv := range os.Environ() {
+		if name, _, _ := strings.Cut(kv, "="); strings.HasPrefix(name, "OS_") || name == "HOME" {
+			continue
+		}
+		env = append(env, kv)
+	}
+	env = append(env, "HOME="+dir)
+	return &kumoCLI{t: t, bin: bin, env: env}, []string{"OS_CLIENT_CONFIG_FILE=" + c.CloudsYAML, "OS_CLOUD=kumo"}
 }
 
 // run runs kumo with extra environment variables; it fails the test unless
@@ -32,7 +55,11 @@ func (k *kumoCLI) run(extraEnv []string, args ...string) []byte {
 }
 
 func (k *kumoCLI) exec(extraEnv []string, args ...string) (stdout, stderr []byte, err error) {
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	timeout := k.timeout
+	if timeout == 0 {
+		timeout = time.Minute
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, k.bin, args...)
 	cmd.Env = append(append([]string{}, k.env...), extraEnv...)
@@ -57,21 +84,8 @@ func (k *kumoCLI) json(v any, extraEnv []string, args ...string) {
 // everything is deleted.
 func TestKumoCLI(t *testing.T) {
 	c := sharedCloud(t)
+	k, admin := newKumoCLI(t, c)
 	dir := t.TempDir()
-	bin := filepath.Join(dir, "kumo")
-	if out, err := exec.Command("go", "build", "-o", bin, "github.com/kumo-cloud/kumo/cmd/kumo").CombinedOutput(); err != nil {
-		t.Fatalf("go build kumo: %v\n%s", err, out)
-	}
-	var env []string
-	for _, kv := range os.Environ() {
-		if name, _, _ := strings.Cut(kv, "="); strings.HasPrefix(name, "OS_") || name == "HOME" {
-			continue
-		}
-		env = append(env, kv)
-	}
-	env = append(env, "HOME="+dir)
-	k := &kumoCLI{t: t, bin: bin, env: env}
-	admin := []string{"OS_CLIENT_CONFIG_FILE=" + c.CloudsYAML, "OS_CLOUD=kumo"}
 	suffix := fmt.Sprintf("%d-%d", os.Getpid(), time.Now().UnixNano()%1e6)
 	projectName, userName, password := "kcli-project-"+suffix, "kcli-user-"+suffix, "kcli-Pw-"+suffix
 

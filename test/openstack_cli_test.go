@@ -25,6 +25,13 @@ func TestOpenstackCLI(t *testing.T) {
 // the CLI is missing.
 func runOpenstackScript(t *testing.T, name string) {
 	t.Helper()
+	runOpenstackScriptFor(t, name, 3*time.Minute)
+}
+
+// runOpenstackScriptFor is runOpenstackScript with the script's time limit,
+// for scripts that boot servers.
+func runOpenstackScriptFor(t *testing.T, name string, limit time.Duration) {
+	t.Helper()
 	if _, err := os.Stat(openstackCLI); err != nil {
 		t.Fatalf("%s is missing (%v): deploy/host-setup.sh should install the Debian package python3-openstackclient", openstackCLI, err)
 	}
@@ -33,7 +40,7 @@ func runOpenstackScript(t *testing.T, name string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), limit)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, "bash", script)
 	cmd.Env = openstackEnv(t, c)
@@ -45,6 +52,11 @@ func runOpenstackScript(t *testing.T, name string) {
 	}
 	if err != nil {
 		t.Fatalf("%s: %v\n%s", script, err, out)
+	}
+	for _, line := range strings.Split(string(out), "\n") {
+		if strings.HasPrefix(line, "FIGURE ") {
+			t.Log(line)
+		}
 	}
 	t.Logf("%s passed in %s", name, time.Since(start).Round(time.Millisecond))
 }

@@ -47,14 +47,18 @@ func addGlobalFlags(root *cobra.Command) {
 func describe(err error) string {
 	var unexpected gophercloud.ErrUnexpectedResponseCode
 	if errors.As(err, &unexpected) {
-		var body struct {
-			Error struct {
-				Message string `json:"message"`
-			} `json:"error"`
+		// Keystone wraps the message in "error", Nova in the fault's name
+		// ("badRequest", "itemNotFound", ...): take the one wrapper's.
+		var body map[string]struct {
+			Message string `json:"message"`
 		}
 		msg := strings.TrimSpace(string(unexpected.Body))
-		if json.Unmarshal(unexpected.Body, &body) == nil && body.Error.Message != "" {
-			msg = body.Error.Message
+		if json.Unmarshal(unexpected.Body, &body) == nil && len(body) == 1 {
+			for _, v := range body {
+				if v.Message != "" {
+					msg = v.Message
+				}
+			}
 		}
 		return fmt.Sprintf("%s %s: HTTP %d: %s", unexpected.Method, unexpected.URL, unexpected.Actual, msg)
 	}

@@ -14,6 +14,7 @@ func newRoot() *cobra.Command {
 		SilenceErrors: true,
 	}
 	addGlobalFlags(root)
-	root.AddCommand(statusCommand(), tokenCommand(), projectCommand(), userCommand(), roleCommand(), appCredCommand(), imageCommand())
+	root.AddCommand(statusCommand(), tokenCommand(), projectCommand(), userCommand(), roleCommand(), appCredCommand(), imageCommand(),
+		serverCommand(), flavorCommand(), keypairCommand())
 	return root
 }

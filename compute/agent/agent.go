@@ -129,6 +129,9 @@ func (a *Agent) Start(ctx context.Context) error {
 	if err := a.console.AddEndpoint("console", bus.Handle(a.consoleOutput), micro.WithEndpointSubject(work.ConsoleSubject(a.cfg.Host))); err != nil {
 		return err
 	}
+	if err := a.startSerial(runCtx); err != nil {
+		return err
+	}
 	host := work.HostToken(a.cfg.Host)
 	consumers := []func() (func(), error){
 		func() (func(), error) {

@@ -46,6 +46,7 @@ var Policy = map[string]string{
 	"os_compute_api:os-suspend-server:suspend":      "rule:project_member_or_admin",
 	"os_compute_api:os-suspend-server:resume":       "rule:project_member_or_admin",
 	"os_compute_api:os-console-output":              "rule:project_member_or_admin",
+	"os_compute_api:os-remote-consoles":             "rule:project_member_or_admin",
 
 	"os_compute_api:limits":               "",
 	"os_compute_api:limits:other_project": "rule:os_compute_api:admin_api",

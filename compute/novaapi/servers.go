@@ -661,6 +661,9 @@ func (s *Service) serverAction(c *gin.Context, v Version) (*api.Response, error)
 	if name == "os-getConsoleOutput" {
 		return s.consoleOutput(c, arg)
 	}
+	if name == "os-getSerialConsole" {
+		return s.serialConsoleAction(c, v, arg)
+	}
 	pa, ok := powerActions[name]
 	if !ok {
 		return nil, api.BadRequest("Action %s is not supported.", name)

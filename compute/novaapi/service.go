@@ -214,6 +214,7 @@ func (s *Service) API() api.Service {
 		r(D, "/servers/:server_id", "os_compute_api:servers:delete", s.deleteServer),
 		// Each action's own rule is checked in the handler.
 		r(P, "/servers/:server_id/action", "os_compute_api:servers:show", s.serverAction),
+		since(6, r(P, "/servers/:server_id/remote-consoles", consoleRule, s.createRemoteConsole)),
 
 		r(G, "/extensions", "os_compute_api:extensions", s.listExtensions),
 		r(G, "/extensions/:alias", "os_compute_api:extensions", s.getExtension),
@@ -225,6 +226,7 @@ func (s *Service) API() api.Service {
 		{Method: G, Path: "/v2.1/", Handler: s.version(false)},
 		{Method: G, Path: "/v2", Handler: s.version(true)},
 		{Method: G, Path: "/v2/", Handler: s.version(true)},
+		s.serialProxyRoute(),
 	}
 	for _, base := range []string{"/v2.1", "/v2"} {
 		legacy := base == "/v2"
