@@ -108,9 +108,11 @@ func (h hypervisor) detail(v Version) gin.H {
 	out["hypervisor_type"], out["hypervisor_version"] = typ, h.info.HypervisorVersion
 	out["host_ip"] = nil
 	out["service"] = gin.H{"host": h.service.Host, "id": serviceID(h.service, v), "disabled_reason": h.service.DisabledReason}
-	if v.At(28) {
+	switch {
+	case v.At(88): // cpu_info left with the statistics
+	case v.At(28):
 		out["cpu_info"] = cpu
-	} else {
+	default:
 		raw, _ := json.Marshal(cpu)
 		out["cpu_info"] = string(raw)
 	}
