@@ -606,7 +606,7 @@ func (s *Service) hosts(ctx context.Context) ([]scheduler.Host, error) {
 	if err != nil {
 		return nil, err
 	}
-	disabled, err := s.store.DisabledHosts(ctx)
+	disabled, forcedDown, err := s.store.ComputeHostStates(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -624,7 +624,7 @@ func (s *Service) hosts(ctx context.Context) ([]scheduler.Host, error) {
 		}
 		info, ok := alive[work.HostToken(cd.Provider.Name)]
 		h := scheduler.Host{Name: cd.Provider.Name, ProviderID: cd.Provider.UUID, AvailabilityZone: s.cfg.Zone,
-			Enabled: !disabled[cd.Provider.Name], Alive: ok, Free: free, Capabilities: map[string]string{}}
+			Enabled: !disabled[cd.Provider.Name], Alive: ok && !forcedDown[cd.Provider.Name], Free: free, Capabilities: map[string]string{}}
 		if ok {
 			h.Capabilities["hypervisor_type"] = info.VirtType
 			h.Capabilities["arch"] = info.Arch

@@ -117,19 +117,17 @@ func (s *Store) FinishActionEvent(ctx context.Context, id int64, cause error) er
 	}
 	t := now()
 	cols := map[string]any{"finish_time": t, "result": EventSuccess}
+	var msg *string // the action's message stays unless the event failed
 	if cause != nil {
 		cols["result"], cols["traceback"] = EventError, fmt.Sprintf("%v", cause)
+		failed := EventError
+		msg = &failed
 	}
-	var ev InstanceActionEvent
 	return s.Tx(ctx, func(tx *Store) error {
-		if err := tx.q(ctx).Model(&ev).Where("id = ?", id).Updates(cols).Error; err != nil {
+		if err := tx.q(ctx).Model(&InstanceActionEvent{}).Where("id = ?", id).Updates(cols).Error; err != nil {
 			return db.Wrap(err, "instance action event")
 		}
-		acols := map[string]any{"updated_at": t}
-		if cause != nil {
-			acols["message"] = EventError
-		}
 		return db.Wrap(tx.q(ctx).Exec(`UPDATE instance_actions SET updated_at = ?, message = COALESCE(?, message)
-			WHERE id = (SELECT action_id FROM instance_action_events WHERE id = ?)`, t, acols["message"], id).Error, "instance action")
+			WHERE id = (SELECT action_id FROM instance_action_events WHERE id = ?)`, t, msg, id).Error, "instance action")
 	})
 }

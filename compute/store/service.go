@@ -42,15 +42,17 @@ func (s *Store) EnsureServices(ctx context.Context, pairs [][2]string) ([]Servic
 	return out, db.Wrap(s.q(ctx).Order("id").Find(&out).Error, "list services")
 }
 
-// DisabledHosts returns the hosts whose nova-compute service is disabled.
-func (s *Store) DisabledHosts(ctx context.Context) (map[string]bool, error) {
-	var hosts []string
-	err := s.q(ctx).Model(&Service{}).Where("binary_name = 'nova-compute' AND disabled").Pluck("host", &hosts).Error
-	out := map[string]bool{}
-	for _, h := range hosts {
-		out[h] = true
+// ComputeHostStates returns the hosts whose nova-compute service is
+// disabled, and those an operator forced down.
+func (s *Store) ComputeHostStates(ctx context.Context) (disabled, forcedDown map[string]bool, err error) {
+	var rows []Service
+	err = s.q(ctx).Where("binary_name = 'nova-compute' AND (disabled OR forced_down)").Find(&rows).Error
+	disabled, forcedDown = map[string]bool{}, map[string]bool{}
+	for _, r := range rows {
+		disabled[r.Host] = disabled[r.Host] || r.Disabled
+		forcedDown[r.Host] = forcedDown[r.Host] || r.ForcedDown
 	}
-	return out, db.Wrap(err, "disabled hosts")
+	return disabled, forcedDown, db.Wrap(err, "compute host states")
 }
 
 // GetService returns a service by UUID or, given a number, by ID.
