@@ -312,6 +312,12 @@ func TestComputeServerAPI(t *testing.T) {
 		if list, _ := body["servers"].([]any); code != 200 || len(list) != 0 {
 			t.Errorf("changes-before 2000: %d %v", code, body)
 		}
+		for q, want := range map[string]int{"locked=false": 4, "locked=true": 0} {
+			code, _, body := rawCompute(t, "GET", base+"/servers?"+q, mtok, mv("2.73"), nil)
+			if list, _ := body["servers"].([]any); code != 200 || len(list) != want {
+				t.Errorf("%s at 2.73: %d %v, want %d servers", q, code, body, want)
+			}
+		}
 		for _, q := range []string{"sort_key=nope", "sort_dir=up", "changes-since=yesterday", "ip=(", "limit=-1"} {
 			code, _, body := rawCompute(t, "GET", base+"/servers?"+q, mtok, nil, nil)
 			novaError(t, q, code, body, 400, "badRequest", "")

@@ -140,6 +140,13 @@ func listFilters(c *gin.Context, v Version, q url.Values, f *store.InstanceFilte
 			}
 		}
 	}
+	if l, given := q["locked"]; given && v.At(73) {
+		on, ok := parseBool(l[len(l)-1])
+		if !ok {
+			return api.BadRequest("Invalid input for query parameters locked. Value: %s. Not a boolean", l[len(l)-1])
+		}
+		f.Locked = &on
+	}
 	if d, given := q["deleted"]; given && isAdmin(c) {
 		on, ok := parseBool(d[len(d)-1])
 		if !ok {

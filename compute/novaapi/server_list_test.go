@@ -41,7 +41,8 @@ func countQueries(t *testing.T, gdb *gorm.DB) *atomic.Int64 {
 // TestServerListDetailScales lists 1,000 servers with tags and metadata in
 // detail through the handler (query, views and JSON), and checks that the
 // number of statements does not depend on the page size and that a page
-// of 1,000 renders in under 100 ms.
+// of 1,000 renders in under 100 ms (the best of ten runs, as other
+// tests share the machine).
 func TestServerListDetailScales(t *testing.T) {
 	ctx := t.Context()
 	gdb := testutil.DB(t)
@@ -93,7 +94,7 @@ func TestServerListDetailScales(t *testing.T) {
 	var best time.Duration
 	var q1000 int64
 	var all []any
-	for range 5 {
+	for range 10 {
 		var took time.Duration
 		all, q1000, took = list("limit=1000")
 		if best == 0 || took < best {

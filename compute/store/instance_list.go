@@ -33,6 +33,8 @@ type InstanceFilter struct {
 	// Tags must all be present; TagsAny at least one; NotTags not all;
 	// NotTagsAny none.
 	Tags, TagsAny, NotTags, NotTagsAny []string
+	// Locked, if set, selects locked or unlocked instances (2.73).
+	Locked *bool
 	// MatchNone selects nothing (a filter on a field kumo does not have
 	// yet, such as ip while servers have no addresses).
 	MatchNone bool
@@ -119,6 +121,9 @@ func (s *Store) ListInstances(ctx context.Context, f InstanceFilter) ([]Instance
 	}
 	if f.ChangesBefore != nil {
 		q = q.Where("COALESCE(updated_at, created_at) <= ?", *f.ChangesBefore)
+	}
+	if f.Locked != nil {
+		q = q.Where("locked = ?", *f.Locked)
 	}
 	if len(f.Tags) > 0 {
 		q = q.Where("tags @> ?", db.TextArray(f.Tags))
