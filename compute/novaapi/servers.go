@@ -276,6 +276,8 @@ func (s *Service) serverList(c *gin.Context, v Version, detail bool) (*api.Respo
 	if h := q.Get("host"); h != "" && isAdmin(c) {
 		f.Host = h
 	}
+	// Only admins see user_data, in detail from 2.3.
+	f.WithoutUserData = !detail || !v.At(3) || !isAdmin(c)
 	if err := listFilters(c, v, q, &f); err != nil {
 		return nil, err
 	}

@@ -35,6 +35,9 @@ type InstanceFilter struct {
 	Tags, TagsAny, NotTags, NotTagsAny []string
 	// Locked, if set, selects locked or unlocked instances (2.73).
 	Locked *bool
+	// WithoutUserData leaves user_data (up to 64 KiB a row) unread, for
+	// views that do not show it.
+	WithoutUserData bool
 	// MatchNone selects nothing (a filter on a field kumo does not have
 	// yet, such as ip while servers have no addresses).
 	MatchNone bool
@@ -89,6 +92,9 @@ func (s *Store) ListInstances(ctx context.Context, f InstanceFilter) ([]Instance
 		return out, nil
 	}
 	q := s.q(ctx).Model(&Instance{})
+	if f.WithoutUserData {
+		q = q.Omit("user_data")
+	}
 	switch {
 	case f.Deleted:
 		q = q.Where("deleted")

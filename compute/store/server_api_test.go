@@ -83,6 +83,15 @@ func TestServerAPIStore(t *testing.T) {
 		if !slices.Equal(in.Tags, []string{"all", "odd"}) || in.Metadata["k"] != "v" {
 			t.Errorf("stored: %v %v", in.Tags, in.Metadata)
 		}
+		if err := s.UpdateInstance(ctx, ins[1].UUID, map[string]any{"user_data": "ZWNobw=="}); err != nil {
+			t.Fatal(err)
+		}
+		for _, without := range []bool{false, true} {
+			got, err := s.ListInstances(ctx, store.InstanceFilter{Project: "p", WithoutUserData: without, NameRegex: "^srv-1$"})
+			if err != nil || len(got) != 1 || (got[0].UserData == nil) != without {
+				t.Errorf("WithoutUserData %v: %+v %v", without, got, err)
+			}
+		}
 		if _, err := s.UpdateTags(ctx, uuid.NewString(), func(c []string) ([]string, error) { return c, nil }); !errors.Is(err, store.ErrNotFound) {
 			t.Errorf("unknown instance: %v", err)
 		}
