@@ -551,6 +551,18 @@ func (s *Service) schedule(ctx context.Context, in store.Instance) {
 		in.VMState, in.TaskState = store.VMError, nil
 		s.event(ctx, in, "error")
 	}
+	// Members of a group are placed one at a time, each seeing the others.
+	if g, _, ok, err := s.store.InstanceGroup(ctx, in.UUID); err != nil {
+		fail(500, err)
+		return
+	} else if ok {
+		unlock, err := s.store.LockServerGroup(ctx, g.UUID)
+		if err != nil {
+			fail(500, err)
+			return
+		}
+		defer unlock()
+	}
 	hosts, err := s.hosts(ctx)
 	if err != nil {
 		fail(500, err)

@@ -221,6 +221,25 @@ func TestServerAPIStore(t *testing.T) {
 		if gs, _ := s.ListServerGroups(ctx, "other", 0, 0); len(gs) != 0 {
 			t.Errorf("another project's groups: %+v", gs)
 		}
+		// The group lock serialises: a second holder waits for the first.
+		unlock, err := s.LockServerGroup(ctx, g.UUID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got2 := make(chan time.Time)
+		go func() {
+			u2, err := s.LockServerGroup(ctx, g.UUID)
+			if err == nil {
+				u2()
+			}
+			got2 <- time.Now()
+		}()
+		time.Sleep(200 * time.Millisecond)
+		released := time.Now()
+		unlock()
+		if at := <-got2; at.Before(released) {
+			t.Errorf("the second lock was granted while the first was held")
+		}
 		if err := s.DeleteServerGroup(ctx, g.UUID); err != nil {
 			t.Fatal(err)
 		}

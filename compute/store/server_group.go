@@ -132,3 +132,27 @@ func (s *Store) ServerGroupCount(ctx context.Context, project string) (int, erro
 	err := s.q(ctx).Model(&ServerGroup{}).Where("project_id = ?", project).Count(&n).Error
 	return int(n), db.Wrap(err, "count server groups")
 }
+
+// LockServerGroup takes a PostgreSQL advisory lock on a group, so that
+// the members of one group are scheduled one at a time and each sees
+// where the others went (two concurrent creates in an anti-affinity group
+// must not both pick the same host). The lock is held on a connection of
+// its own until unlock is called.
+func (s *Store) LockServerGroup(ctx context.Context, group string) (unlock func(), err error) {
+	sqlDB, err := s.db.DB()
+	if err != nil {
+		return nil, err
+	}
+	conn, err := sqlDB.Conn(ctx)
+	if err != nil {
+		return nil, db.Wrap(err, "server group lock")
+	}
+	if _, err := conn.ExecContext(ctx, `SELECT pg_advisory_lock(hashtextextended($1, 0))`, "server_group:"+group); err != nil {
+		_ = conn.Close()
+		return nil, db.Wrap(err, "server group lock")
+	}
+	return func() {
+		_, _ = conn.ExecContext(context.WithoutCancel(ctx), `SELECT pg_advisory_unlock(hashtextextended($1, 0))`, "server_group:"+group)
+		_ = conn.Close()
+	}, nil
+}
