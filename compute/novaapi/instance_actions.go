@@ -104,7 +104,7 @@ func (s *Service) getInstanceAction(c *gin.Context, v Version) (*api.Response, e
 					ev["host"] = e.Host
 				}
 			}
-			if v.At(84) {
+			if v.At(84) && api.Allowed(c, "os_compute_api:os-instance-actions:events:details", s.target(c)) {
 				ev["details"] = e.Details
 			}
 			list[i] = ev
