@@ -498,6 +498,14 @@ func TestComputeServerAPI(t *testing.T) {
 			t.Errorf("hypervisor id at 2.1 is not an integer: %v", list[0])
 		}
 
+		code, _, body = rawCompute(t, "GET", base+"/os-hypervisors/"+comp.Host+"/search", apc.Token(), nil, nil)
+		if list, _ := body["hypervisors"].([]any); code != 200 || len(list) != 1 || list[0].(map[string]any)["hypervisor_hostname"] != comp.Host {
+			t.Errorf("search at 2.1: %d %v", code, body)
+		}
+		code, _, _ = rawCompute(t, "GET", base+"/os-hypervisors/"+comp.Host+"/servers", apc.Token(), mv("2.53"), nil)
+		if code != 404 {
+			t.Errorf("servers of a hypervisor at 2.53: %d, want 404", code)
+		}
 		// A disabled compute service takes no new servers.
 		small := testFlavor(t, acc, 64, 1, 1)
 		upd, err := services.Update(ctx, acc, comp.ID, services.UpdateOpts{Status: services.ServiceDisabled, DisabledReason: "e2e"}).Extract()

@@ -267,3 +267,33 @@ func (s *Service) hypervisorStatistics(c *gin.Context, v Version) (*api.Response
 	}
 	return api.OK(gin.H{"hypervisor_statistics": out}), nil
 }
+
+// searchHypervisors is GET /os-hypervisors/{pattern}/search and, with
+// servers, /{pattern}/servers: the hypervisors whose hostname contains the
+// pattern (before 2.53, which folded both into the list's query).
+func (s *Service) searchHypervisors(withServers bool) handler {
+	return func(c *gin.Context, v Version) (*api.Response, error) {
+		pattern := c.Param("hypervisor_id")
+		hs, err := s.hypervisors(c.Request.Context())
+		if err != nil {
+			return nil, err
+		}
+		list := []gin.H{}
+		for _, h := range hs {
+			if !strings.Contains(strings.ToLower(h.provider.Provider.Name), strings.ToLower(pattern)) {
+				continue
+			}
+			view := h.brief(v)
+			if withServers {
+				if view["servers"], err = s.hypervisorServers(c.Request.Context(), h.provider.Provider.Name); err != nil {
+					return nil, err
+				}
+			}
+			list = append(list, view)
+		}
+		if len(list) == 0 {
+			return nil, api.NotFound("No hypervisor matching '%s' could be found.", pattern)
+		}
+		return api.OK(gin.H{"hypervisors": list}), nil
+	}
+}

@@ -80,6 +80,8 @@ var Policy = map[string]string{
 	"os_compute_api:os-hypervisors:list-detail":          "rule:os_compute_api:admin_api",
 	"os_compute_api:os-hypervisors:show":                 "rule:os_compute_api:admin_api",
 	"os_compute_api:os-hypervisors:statistics":           "rule:os_compute_api:admin_api",
+	"os_compute_api:os-hypervisors:search":               "rule:os_compute_api:admin_api",
+	"os_compute_api:os-hypervisors:servers":              "rule:os_compute_api:admin_api",
 
 	"os_compute_api:limits":               "",
 	"os_compute_api:limits:other_project": "rule:os_compute_api:admin_api",

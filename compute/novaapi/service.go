@@ -174,6 +174,7 @@ func (s *Service) API() api.Service {
 		return route{method: method, path: path, policy: policy, since: 1, h: h}
 	}
 	since := func(minor int, rt route) route { rt.since = minor; return rt }
+	until := func(minor int, rt route) route { rt.until = minor; return rt }
 	fl := "/flavors/:flavor_id"
 	sv := "/servers/:server_id"
 	resources := []route{
@@ -242,6 +243,8 @@ func (s *Service) API() api.Service {
 		r(G, "/os-hypervisors/detail", "os_compute_api:os-hypervisors:list-detail", s.listHypervisorsDetail),
 		r(G, "/os-hypervisors/statistics", "os_compute_api:os-hypervisors:statistics", s.hypervisorStatistics),
 		r(G, "/os-hypervisors/:hypervisor_id", "os_compute_api:os-hypervisors:show", s.getHypervisor),
+		until(52, r(G, "/os-hypervisors/:hypervisor_id/search", "os_compute_api:os-hypervisors:search", s.searchHypervisors(false))),
+		until(52, r(G, "/os-hypervisors/:hypervisor_id/servers", "os_compute_api:os-hypervisors:servers", s.searchHypervisors(true))),
 
 		r(G, "/extensions", "os_compute_api:extensions", s.listExtensions),
 		r(G, "/extensions/:alias", "os_compute_api:extensions", s.getExtension),
