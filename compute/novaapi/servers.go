@@ -310,7 +310,7 @@ func (s *Service) serverList(c *gin.Context, v Version, detail bool) (*api.Respo
 		}
 		out["servers_links"] = nextLink(s.cfg.PublicURL+Prefix+"/v2.1"+path, q, ins[len(ins)-1].UUID)
 	}
-	return api.OK(out), nil
+	return okJSON(out)
 }
 
 // serverRequest is a validated POST /servers body.
