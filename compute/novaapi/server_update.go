@@ -11,8 +11,8 @@ import (
 	"github.com/kumo-cloud/kumo/compute/store"
 )
 
-// hostnamePattern is Nova's hostname parameter (2.90): an RFC 1123 label
-// or FQDN of at most 63 characters... per label.
+// hostnamePattern is Nova's hostname parameter (2.90): RFC 1123 labels of
+// at most 63 characters, joined by dots.
 var hostnamePattern = regexp.MustCompile(`^[a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?(\.[a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?)*$`)
 
 // serverName reads a server name as Nova's schema does: 1-255 characters,

@@ -126,13 +126,6 @@ func (s *Store) InstanceGroup(ctx context.Context, instance string) (ServerGroup
 	return g, hosts, true, db.Wrap(err, "server group hosts")
 }
 
-// ServerGroupCount counts a project's groups, for the server_groups quota.
-func (s *Store) ServerGroupCount(ctx context.Context, project string) (int, error) {
-	var n int64
-	err := s.q(ctx).Model(&ServerGroup{}).Where("project_id = ?", project).Count(&n).Error
-	return int(n), db.Wrap(err, "count server groups")
-}
-
 // LockServerGroup takes a PostgreSQL advisory lock on a group, so that
 // the members of one group are scheduled one at a time and each sees
 // where the others went (two concurrent creates in an anti-affinity group

@@ -83,8 +83,3 @@ func (s *Store) UpdateService(ctx context.Context, id int, cols map[string]any) 
 	var sv Service
 	return sv, db.Wrap(s.q(ctx).Where("id = ?", id).Take(&sv).Error, "service")
 }
-
-// DeleteService deletes a service row.
-func (s *Store) DeleteService(ctx context.Context, id int) error {
-	return db.Affected(s.q(ctx).Where("id = ?", id).Delete(&Service{}), "service")
-}
