@@ -297,7 +297,7 @@ func TestComputeServerRequestValidation(t *testing.T) {
 		{"no name", map[string]any{"imageRef": "00000000-0000-4000-8000-000000000001", "flavorRef": "1"}},
 		{"bad image", map[string]any{"name": "x", "imageRef": "nope", "flavorRef": "1"}},
 		{"unknown flavor", map[string]any{"name": "x", "imageRef": "00000000-0000-4000-8000-000000000001", "flavorRef": "nope"}},
-		{"max_count", map[string]any{"name": "x", "imageRef": "00000000-0000-4000-8000-000000000001", "flavorRef": "1", "max_count": 2}},
+		{"min_count over max_count", map[string]any{"name": "x", "imageRef": "00000000-0000-4000-8000-000000000001", "flavorRef": "1", "min_count": 3, "max_count": 2}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			code, _, body := rawCompute(t, "POST", url, tok, nil, map[string]any{"server": tc.body})

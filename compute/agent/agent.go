@@ -231,7 +231,12 @@ func (a *Agent) beat(ctx context.Context) {
 	if a.provider == "" {
 		return
 	}
-	err := a.beats.Beat(ctx, work.HostToken(a.cfg.Host), work.HostInfo{ProviderID: a.provider, VirtType: a.cfg.VirtType, Arch: goArch()})
+	info := work.HostInfo{ProviderID: a.provider, VirtType: a.cfg.VirtType, Arch: goArch()}
+	if st, err := a.d.Driver.Stats(ctx); err == nil {
+		info.HypervisorType, info.HypervisorVersion, info.CPUModel = st.HypervisorType, st.HypervisorVersion, st.CPUModel
+		info.RunningVMs, info.DiskGBUsed, info.DiskGBTotal = st.RunningVMs, st.DiskGBUsed, st.DiskGB
+	}
+	err := a.beats.Beat(ctx, work.HostToken(a.cfg.Host), info)
 	if err != nil && ctx.Err() == nil {
 		a.log.Warn("heartbeat", "error", err)
 	}

@@ -43,7 +43,9 @@ func (a *Agent) spawn(ctx context.Context, msg work.Spawn) error {
 // instance in ERROR with a fault and releases its placement allocation.
 func (a *Agent) build(ctx context.Context, in store.Instance) error {
 	log := a.log.With("server_id", in.UUID)
+	ev := a.startEvent(ctx, in.UUID, eventBuild)
 	if err := a.boot(ctx, in); err != nil {
+		a.finishEvent(ctx, ev, err)
 		log.Warn("spawn failed", "error", err)
 		if rerr := a.d.Placement.Release(ctx, in.UUID); rerr != nil {
 			log.Error("release allocation", "error", rerr)
@@ -57,6 +59,7 @@ func (a *Agent) build(ctx context.Context, in store.Instance) error {
 		a.event(ctx, in.UUID, "error")
 		return nil
 	}
+	a.finishEvent(ctx, ev, nil)
 	t := time.Now().UTC()
 	log.Info("spawned")
 	if err := a.d.Store.UpdateInstance(ctx, in.UUID, map[string]any{
@@ -147,7 +150,10 @@ func (a *Agent) delete(ctx context.Context, msg work.Delete) error {
 	if err != nil || !ok {
 		return err
 	}
-	return a.teardown(ctx, in.UUID)
+	ev := a.startEvent(ctx, in.UUID, eventTerminate)
+	err = a.teardown(ctx, in.UUID)
+	a.finishEvent(ctx, ev, err)
+	return err
 }
 
 func (a *Agent) teardown(ctx context.Context, id string) error {
@@ -184,6 +190,7 @@ func (a *Agent) action(ctx context.Context, msg work.Action) error {
 	}
 	drv, id := a.d.Driver, in.UUID
 	vm := in.VMState
+	ev := a.startEvent(ctx, id, actionEvents[msg.Action])
 	switch msg.Action {
 	case work.ActionStop:
 		err = drv.Shutdown(ctx, id, stopTimeout)
@@ -218,6 +225,7 @@ func (a *Agent) action(ctx context.Context, msg work.Action) error {
 	default:
 		err = fmt.Errorf("unknown action %q", msg.Action)
 	}
+	a.finishEvent(ctx, ev, err)
 	cols := map[string]any{"task_state": nil}
 	if err != nil {
 		a.log.Warn("action failed", "server_id", id, "action", msg.Action, "error", err)

@@ -19,29 +19,36 @@ import (
 // object's members, refusing members outside allowed as Nova's JSON schemas
 // (additionalProperties: false) do.
 func object(c *gin.Context, wrapper string, allowed ...string) (map[string]json.RawMessage, error) {
+	inner, _, err := objectWith(c, wrapper, nil, allowed...)
+	return inner, err
+}
+
+// objectWith is object that also admits the outer members siblings (such
+// as os:scheduler_hints beside server) and returns the outer object.
+func objectWith(c *gin.Context, wrapper string, siblings []string, allowed ...string) (map[string]json.RawMessage, map[string]json.RawMessage, error) {
 	var outer map[string]json.RawMessage
 	if err := api.BindJSON(c, &outer); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	raw, ok := outer[wrapper]
 	if !ok {
-		return nil, api.BadRequest("Invalid input for field/attribute %s. Value: %s. '%s' is a required property", wrapper, compact(outer), wrapper)
+		return nil, nil, api.BadRequest("Invalid input for field/attribute %s. Value: %s. '%s' is a required property", wrapper, compact(outer), wrapper)
 	}
 	for k := range outer {
-		if k != wrapper {
-			return nil, api.BadRequest("Invalid input for field/attribute. Additional properties are not allowed ('%s' was unexpected)", k)
+		if k != wrapper && !contains(siblings, k) {
+			return nil, nil, api.BadRequest("Invalid input for field/attribute. Additional properties are not allowed ('%s' was unexpected)", k)
 		}
 	}
 	var inner map[string]json.RawMessage
 	if err := json.Unmarshal(raw, &inner); err != nil || inner == nil {
-		return nil, api.BadRequest("Invalid input for field/attribute %s. Value: %s. %s is not of type 'object'", wrapper, raw, raw)
+		return nil, nil, api.BadRequest("Invalid input for field/attribute %s. Value: %s. %s is not of type 'object'", wrapper, raw, raw)
 	}
 	for k := range inner {
 		if !contains(allowed, k) {
-			return nil, api.BadRequest("Invalid input for field/attribute %s. Additional properties are not allowed ('%s' was unexpected)", wrapper, k)
+			return nil, nil, api.BadRequest("Invalid input for field/attribute %s. Additional properties are not allowed ('%s' was unexpected)", wrapper, k)
 		}
 	}
-	return inner, nil
+	return inner, outer, nil
 }
 
 func contains(list []string, s string) bool {

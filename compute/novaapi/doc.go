@@ -6,8 +6,10 @@
 // over placement providers and agent heartbeats), claims in placement and
 // hands typed work (compute/work) to the chosen host's agent; power actions
 // and deletes are work messages too, console output a request/reply to the
-// host. Server groups and instance actions will join it as further files of
-// the same shape.
+// host. Around servers it serves update, metadata, tags, lock, instance
+// actions with their events, multi-create, server groups (whose policies
+// the scheduler applies), os-services (a disabled compute service takes no
+// new servers) and os-hypervisors (placement providers plus heartbeats).
 //
 // It owns the HTTP face only: data lives in compute/store, quotas in the
 // shared quota engine. It must not import another service's packages, and

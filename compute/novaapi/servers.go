@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"math/big"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 
@@ -24,7 +25,6 @@ import (
 	"github.com/kumo-cloud/kumo/compute/store"
 	"github.com/kumo-cloud/kumo/compute/work"
 	"github.com/kumo-cloud/kumo/internal/bus"
-	"github.com/kumo-cloud/kumo/internal/quota"
 )
 
 // serverTime is how Nova renders created/updated and fault times.
@@ -154,9 +154,9 @@ func (s *Service) serverView(c *gin.Context, in store.Instance, v Version) gin.H
 		out["OS-EXT-SRV-ATTR:hypervisor_hostname"] = nilIfEmpty(host)
 		out["OS-EXT-SRV-ATTR:instance_name"] = instanceName(in.UUID)
 		if v.At(3) {
-			out["OS-EXT-SRV-ATTR:hostname"] = hostnameOf(in.Name)
-			out["OS-EXT-SRV-ATTR:reservation_id"] = ""
-			out["OS-EXT-SRV-ATTR:launch_index"] = 0
+			out["OS-EXT-SRV-ATTR:hostname"] = serverHostname(in)
+			out["OS-EXT-SRV-ATTR:reservation_id"] = in.ReservationID
+			out["OS-EXT-SRV-ATTR:launch_index"] = in.LaunchIndex
 			out["OS-EXT-SRV-ATTR:kernel_id"] = ""
 			out["OS-EXT-SRV-ATTR:ramdisk_id"] = ""
 			out["OS-EXT-SRV-ATTR:root_device_name"] = "/dev/vda"
@@ -164,16 +164,19 @@ func (s *Service) serverView(c *gin.Context, in store.Instance, v Version) gin.H
 		}
 	}
 	if v.At(9) {
-		out["locked"] = false
+		out["locked"] = in.Locked
 	}
 	if v.At(19) {
-		out["description"] = nil
+		out["description"] = in.Description
 	}
 	if v.At(26) {
-		out["tags"] = []string{}
+		out["tags"] = tagsOf(in)
 	}
 	if v.At(73) {
-		out["locked_reason"] = nil
+		out["locked_reason"] = in.LockedReason
+	}
+	if v.At(90) && !admin {
+		out["OS-EXT-SRV-ATTR:hostname"] = serverHostname(in)
 	}
 	if in.VMState == store.VMError && in.Fault != nil {
 		f := gin.H{"code": in.Fault.Code, "message": in.Fault.Message, "created": in.Fault.Created.UTC().Format(serverTime)}
@@ -194,6 +197,15 @@ func nilIfEmpty(s string) any {
 
 func hostnameOf(name string) string { return work.Hostname(name) }
 
+// serverHostname is the hostname set with 2.90, or the one derived from
+// the name.
+func serverHostname(in store.Instance) string {
+	if in.Hostname != nil && *in.Hostname != "" {
+		return *in.Hostname
+	}
+	return hostnameOf(in.Name)
+}
+
 // instance loads a server the caller may see: another project's server is
 // not found, unless the caller is an admin.
 func (s *Service) instance(c *gin.Context) (store.Instance, error) {
@@ -210,7 +222,11 @@ func (s *Service) getServer(c *gin.Context, v Version) (*api.Response, error) {
 	if err != nil {
 		return nil, err
 	}
-	return api.OK(gin.H{"server": s.serverView(c, in, v)}), nil
+	view := s.serverView(c, in, v)
+	if v.At(71) {
+		view["server_groups"] = s.groupsOf(c, in.UUID)
+	}
+	return api.OK(gin.H{"server": view}), nil
 }
 
 func (s *Service) listServers(c *gin.Context, v Version) (*api.Response, error) {
@@ -260,6 +276,11 @@ func (s *Service) serverList(c *gin.Context, v Version, detail bool) (*api.Respo
 	if h := q.Get("host"); h != "" && isAdmin(c) {
 		f.Host = h
 	}
+	// Only admins see user_data, in detail from 2.3.
+	f.WithoutUserData = !detail || !v.At(3) || !isAdmin(c)
+	if err := listFilters(c, v, q, &f); err != nil {
+		return nil, err
+	}
 	if st := q.Get("status"); st != "" {
 		f.VMStates = vmStatesOf(strings.ToUpper(st))
 		if len(f.VMStates) == 0 {
@@ -267,7 +288,7 @@ func (s *Service) serverList(c *gin.Context, v Version, detail bool) (*api.Respo
 		}
 	}
 	ins, err := s.store.ListInstances(c.Request.Context(), f)
-	if errors.Is(err, store.ErrInvalid) {
+	if errors.Is(err, store.ErrInvalid) && marker != "" {
 		return nil, api.BadRequest("marker [%s] not found", marker)
 	}
 	if err != nil {
@@ -289,7 +310,7 @@ func (s *Service) serverList(c *gin.Context, v Version, detail bool) (*api.Respo
 		}
 		out["servers_links"] = nextLink(s.cfg.PublicURL+Prefix+"/v2.1"+path, q, ins[len(ins)-1].UUID)
 	}
-	return api.OK(out), nil
+	return okJSON(out)
 }
 
 // serverRequest is a validated POST /servers body.
@@ -297,6 +318,14 @@ type serverRequest struct {
 	name, imageRef, flavorRef, keyName, userData, zone, adminPass string
 	metadata                                                      store.Specs
 	configDrive                                                   bool
+	description                                                   *string
+	hostname                                                      string
+	tags                                                          []string
+	// minCount..maxCount servers are created (multi-create).
+	minCount, maxCount int
+	returnReservation  bool
+	// group is the server group of the os:scheduler_hints.
+	group string
 }
 
 var serverFields = []string{"name", "imageRef", "flavorRef", "networks", "key_name", "user_data", "metadata",
@@ -305,11 +334,18 @@ var serverFields = []string{"name", "imageRef", "flavorRef", "networks", "key_na
 
 func parseServer(c *gin.Context, v Version) (serverRequest, error) {
 	var r serverRequest
-	m, err := object(c, "server", serverFields...)
+	allowed := serverFields
+	if v.At(52) {
+		allowed = append(slices.Clone(serverFields), "tags")
+	}
+	m, outer, err := objectWith(c, "server", []string{"os:scheduler_hints", "OS-SCH-HNT:scheduler_hints"}, allowed...)
 	if err != nil {
 		return r, err
 	}
-	name, ok, err := stringField(m, "name", 1, 255)
+	if err := parseHints(outer, &r); err != nil {
+		return r, err
+	}
+	name, ok, err := serverName(m)
 	if err != nil {
 		return r, err
 	}
@@ -368,16 +404,9 @@ func parseServer(c *gin.Context, v Version) (serverRequest, error) {
 		}
 	}
 	if raw, given := m["metadata"]; given && !isNull(raw) {
-		md := map[string]string{}
-		if err := json.Unmarshal(raw, &md); err != nil {
-			return r, api.BadRequest("Invalid input for field/attribute metadata. Value: %s. %s is not of type 'object' of strings", raw, raw)
+		if r.metadata, err = parseMetadata("metadata", raw); err != nil {
+			return r, err
 		}
-		for k, val := range md {
-			if k == "" || len(k) > 255 || len(val) > 255 {
-				return r, api.BadRequest("Invalid input for field/attribute metadata. Value: %s.", raw)
-			}
-		}
-		r.metadata = store.Specs(md)
 	}
 	if r.configDrive, err = boolField(m, "config_drive", false); err != nil {
 		return r, err
@@ -385,13 +414,24 @@ func parseServer(c *gin.Context, v Version) (serverRequest, error) {
 	if r.zone, _, err = stringField(m, "availability_zone", 1, 255); err != nil {
 		return r, err
 	}
-	for _, k := range []string{"min_count", "max_count"} {
-		n, err := intField(m, k, 1, 1)
-		if err != nil {
+	if err := parseCounts(m, &r); err != nil {
+		return r, err
+	}
+	if _, given := m["description"]; given && !v.At(19) {
+		return r, api.BadRequest("Invalid input for field/attribute server. Additional properties are not allowed ('description' was unexpected)")
+	}
+	if r.description, _, err = descriptionField(m); err != nil {
+		return r, err
+	}
+	if _, given := m["hostname"]; given && !v.At(90) {
+		return r, api.BadRequest("Invalid input for field/attribute server. Additional properties are not allowed ('hostname' was unexpected)")
+	}
+	if r.hostname, _, err = hostnameField(m); err != nil {
+		return r, err
+	}
+	if raw, given := m["tags"]; given {
+		if r.tags, err = parseTags("tags", raw); err != nil {
 			return r, err
-		}
-		if n != 1 {
-			return r, api.BadRequest("%s other than 1 is not supported yet", k)
 		}
 	}
 	if r.adminPass, _, err = stringField(m, "adminPass", 0, 255); err != nil {
@@ -467,26 +507,22 @@ func (s *Service) createServer(c *gin.Context, v Version) (*api.Response, error)
 	if r.userData != "" {
 		in.UserData = strPtr(r.userData)
 	}
-	err = s.store.Tx(ctx, func(tx *store.Store) error {
-		if err := tx.ConsumeQuota(ctx, s.quota, cl.ProjectID, quotaOf(in)); err != nil {
-			return err
-		}
-		if err := tx.CreateInstance(ctx, &in); err != nil {
-			return err
-		}
-		return tx.AddInstanceAction(ctx, &store.InstanceAction{InstanceUUID: in.UUID, Action: "create",
-			RequestID: api.RequestID(c), UserID: cl.UserID, ProjectID: cl.ProjectID})
-	})
-	var oq *quota.OverQuotaError
-	if errors.As(err, &oq) {
-		return nil, api.QuotaExceeded("Quota exceeded for %s: Requested %d, but already used %d of %d %s",
-			strings.TrimPrefix(oq.Resource, "compute."), oq.Requested, oq.InUse, oq.Limit, strings.TrimPrefix(oq.Resource, "compute."))
+	in.Description, in.Tags = r.description, r.tags
+	if r.hostname != "" {
+		in.Hostname = strPtr(r.hostname)
 	}
+	ins, err := s.createInstances(c, in, r)
 	if err != nil {
 		return nil, err
 	}
-	s.event(ctx, in, "create")
-	s.schedule(ctx, in)
+	for _, in := range ins {
+		s.event(ctx, in, "create")
+		s.schedule(ctx, in)
+	}
+	if r.returnReservation {
+		return api.Accepted(gin.H{"reservation_id": ins[0].ReservationID}), nil
+	}
+	in = ins[0]
 	pass := r.adminPass
 	if pass == "" {
 		pass = randomPassword()
@@ -502,6 +538,10 @@ func (s *Service) schedule(ctx context.Context, in store.Instance) {
 	log := s.log.With("server_id", in.UUID)
 	fail := func(code int, err error) {
 		log.Warn("schedule failed", "error", err)
+		bg := context.WithoutCancel(ctx)
+		if id, eerr := s.store.StartActionEvent(bg, in.UUID, "", "conductor_schedule_and_build_instances", ""); eerr == nil {
+			_ = s.store.FinishActionEvent(bg, id, err)
+		}
 		if uerr := s.store.UpdateInstance(context.WithoutCancel(ctx), in.UUID, map[string]any{
 			"vm_state": store.VMError, "task_state": nil,
 			"fault": store.Fault{Code: code, Message: err.Error(), Created: time.Now().UTC()},
@@ -511,13 +551,30 @@ func (s *Service) schedule(ctx context.Context, in store.Instance) {
 		in.VMState, in.TaskState = store.VMError, nil
 		s.event(ctx, in, "error")
 	}
+	// Members of a group are placed one at a time, each seeing the others.
+	if g, _, ok, err := s.store.InstanceGroup(ctx, in.UUID); err != nil {
+		fail(500, err)
+		return
+	} else if ok {
+		unlock, err := s.store.LockServerGroup(ctx, g.UUID)
+		if err != nil {
+			fail(500, err)
+			return
+		}
+		defer unlock()
+	}
 	hosts, err := s.hosts(ctx)
 	if err != nil {
 		fail(500, err)
 		return
 	}
 	res := resourcesOf(in)
-	host, err := s.sched.Schedule(ctx, hosts, scheduler.Request{Resources: res, AvailabilityZone: in.AvailabilityZone},
+	req := scheduler.Request{Resources: res, AvailabilityZone: in.AvailabilityZone}
+	if req.Group, err = s.schedulerGroup(ctx, in.UUID); err != nil {
+		fail(500, err)
+		return
+	}
+	host, err := s.sched.Schedule(ctx, hosts, req,
 		func(h scheduler.Host) error {
 			return s.placement.Claim(ctx, in.UUID, in.ProjectID, in.UserID, h.ProviderID, res)
 		})
@@ -563,6 +620,10 @@ func (s *Service) hosts(ctx context.Context) ([]scheduler.Host, error) {
 	if err != nil {
 		return nil, err
 	}
+	disabled, forcedDown, err := s.store.ComputeHostStates(ctx)
+	if err != nil {
+		return nil, err
+	}
 	alive := map[string]work.HostInfo{}
 	if s.beats != nil {
 		if alive, err = s.beats.Alive(ctx); err != nil {
@@ -577,7 +638,7 @@ func (s *Service) hosts(ctx context.Context) ([]scheduler.Host, error) {
 		}
 		info, ok := alive[work.HostToken(cd.Provider.Name)]
 		h := scheduler.Host{Name: cd.Provider.Name, ProviderID: cd.Provider.UUID, AvailabilityZone: s.cfg.Zone,
-			Enabled: true, Alive: ok, Free: free, Capabilities: map[string]string{}}
+			Enabled: !disabled[cd.Provider.Name], Alive: ok && !forcedDown[cd.Provider.Name], Free: free, Capabilities: map[string]string{}}
 		if ok {
 			h.Capabilities["hypervisor_type"] = info.VirtType
 			h.Capabilities["arch"] = info.Arch
@@ -591,6 +652,9 @@ func (s *Service) deleteServer(c *gin.Context, _ Version) (*api.Response, error)
 	ctx := c.Request.Context()
 	in, err := s.instance(c)
 	if err != nil {
+		return nil, err
+	}
+	if err := checkLock(c, in); err != nil {
 		return nil, err
 	}
 	if in.Host == nil || *in.Host == "" {
@@ -664,6 +728,9 @@ func (s *Service) serverAction(c *gin.Context, v Version) (*api.Response, error)
 	if name == "os-getSerialConsole" {
 		return s.serialConsoleAction(c, v, arg)
 	}
+	if h, ok := s.serverActions()[name]; ok {
+		return h(c, v, name, arg)
+	}
 	pa, ok := powerActions[name]
 	if !ok {
 		return nil, api.BadRequest("Action %s is not supported.", name)
@@ -673,6 +740,9 @@ func (s *Service) serverAction(c *gin.Context, v Version) (*api.Response, error)
 	}
 	in, err := s.instance(c)
 	if err != nil {
+		return nil, err
+	}
+	if err := checkLock(c, in); err != nil {
 		return nil, err
 	}
 	task, verb := pa.task, pa.work

@@ -175,7 +175,9 @@ func (s *Service) API() api.Service {
 		return route{method: method, path: path, policy: policy, since: 1, h: h}
 	}
 	since := func(minor int, rt route) route { rt.since = minor; return rt }
+	until := func(minor int, rt route) route { rt.until = minor; return rt }
 	fl := "/flavors/:flavor_id"
+	sv := "/servers/:server_id"
 	resources := []route{
 		r(G, "/flavors", "os_compute_api:flavors:index", s.listFlavors),
 		r(G, "/flavors/detail", "os_compute_api:flavors:index", s.listFlavorsDetail),
@@ -216,6 +218,36 @@ func (s *Service) API() api.Service {
 		r(P, "/servers/:server_id/action", "os_compute_api:servers:show", s.serverAction),
 		since(6, r(P, "/servers/:server_id/remote-consoles", consoleRule, s.createRemoteConsole)),
 
+		r(U, "/servers/:server_id", "os_compute_api:servers:update", s.updateServer),
+		r(G, sv+"/metadata", "os_compute_api:server-metadata:index", s.listMetadata),
+		r(P, sv+"/metadata", "os_compute_api:server-metadata:create", s.createMetadata),
+		r(U, sv+"/metadata", "os_compute_api:server-metadata:update_all", s.replaceMetadata),
+		r(G, sv+"/metadata/:key", "os_compute_api:server-metadata:show", s.getMetadataItem),
+		r(U, sv+"/metadata/:key", "os_compute_api:server-metadata:update", s.updateMetadataItem),
+		r(D, sv+"/metadata/:key", "os_compute_api:server-metadata:delete", s.deleteMetadataItem),
+		since(26, r(G, sv+"/tags", "os_compute_api:os-server-tags:index", s.listTags)),
+		since(26, r(U, sv+"/tags", "os_compute_api:os-server-tags:update_all", s.replaceTags)),
+		since(26, r(D, sv+"/tags", "os_compute_api:os-server-tags:delete_all", s.deleteTags)),
+		since(26, r(G, sv+"/tags/:tag", "os_compute_api:os-server-tags:show", s.checkTag)),
+		since(26, r(U, sv+"/tags/:tag", "os_compute_api:os-server-tags:update", s.addTag)),
+		since(26, r(D, sv+"/tags/:tag", "os_compute_api:os-server-tags:delete", s.deleteTag)),
+		r(G, sv+"/os-instance-actions", "os_compute_api:os-instance-actions:list", s.listInstanceActions),
+		r(G, sv+"/os-instance-actions/:request_id", "os_compute_api:os-instance-actions:show", s.getInstanceAction),
+
+		r(G, "/os-server-groups", "os_compute_api:os-server-groups:index", s.listServerGroups),
+		r(P, "/os-server-groups", "os_compute_api:os-server-groups:create", s.createServerGroup),
+		r(G, "/os-server-groups/:group_id", "os_compute_api:os-server-groups:show", s.getServerGroup),
+		r(D, "/os-server-groups/:group_id", "os_compute_api:os-server-groups:delete", s.deleteServerGroup),
+
+		r(G, "/os-services", "os_compute_api:os-services:list", s.listServices),
+		r(U, "/os-services/:service_id", "os_compute_api:os-services:update", s.updateService),
+		r(G, "/os-hypervisors", "os_compute_api:os-hypervisors:list", s.listHypervisors),
+		r(G, "/os-hypervisors/detail", "os_compute_api:os-hypervisors:list-detail", s.listHypervisorsDetail),
+		r(G, "/os-hypervisors/statistics", "os_compute_api:os-hypervisors:statistics", s.hypervisorStatistics),
+		r(G, "/os-hypervisors/:hypervisor_id", "os_compute_api:os-hypervisors:show", s.getHypervisor),
+		until(52, r(G, "/os-hypervisors/:hypervisor_id/search", "os_compute_api:os-hypervisors:search", s.searchHypervisors(false))),
+		until(52, r(G, "/os-hypervisors/:hypervisor_id/servers", "os_compute_api:os-hypervisors:servers", s.searchHypervisors(true))),
+
 		r(G, "/extensions", "os_compute_api:extensions", s.listExtensions),
 		r(G, "/extensions/:alias", "os_compute_api:extensions", s.getExtension),
 	}
@@ -236,6 +268,9 @@ func (s *Service) API() api.Service {
 			// Reading another user's key pair or another project's quotas
 			// answers 404, as if it did not exist.
 			route.HideDenied = rt.method == G && (strings.HasPrefix(rt.path, "/os-keypairs/") || strings.HasPrefix(rt.path, "/os-quota-sets/"))
+			// Another project's server group is not found rather than
+			// forbidden.
+			route.HideDenied = route.HideDenied || strings.HasPrefix(rt.path, "/os-server-groups/")
 			routes = append(routes, route)
 		}
 	}

@@ -21,8 +21,32 @@ import (
 //	2.86  known flavor extra specs are validated (see extraspecs.go)
 //	2.92  key pair generation removed; names may hold '@' and '.'
 //
-// The others change servers and the APIs around them, which are not served
-// yet and answer 404 at every version.
+// Servers and the APIs around them:
+//
+//	2.9   locked in the server view
+//	2.11  forced_down of services
+//	2.13  project_id and user_id of server groups
+//	2.15  soft-affinity and soft-anti-affinity groups
+//	2.19  server description (create, update, view)
+//	2.21  instance actions of deleted servers
+//	2.26  server tags (/tags, view, list filters); 2.52 tags at create
+//	2.28  hypervisor cpu_info as an object
+//	2.33  hypervisor pagination
+//	2.47  flavor embedded in the server view
+//	2.51  action events shown to non-admins (no traceback)
+//	2.53  service and hypervisor UUIDs; PUT /os-services/{id}
+//	2.58  instance action pagination, changes-since, updated_at
+//	2.62  host and hostId of action events
+//	2.64  server group policy and rules (max_server_per_host)
+//	2.66  changes-before
+//	2.71  server_groups in the server view
+//	2.73  locked_reason
+//	2.84  details of action events
+//	2.88  hypervisor statistics and resource fields removed
+//	2.90  hostname at create and update
+//
+// The others change APIs kumo does not serve yet (volumes, networks,
+// migrations, ...), which answer 404 at every version.
 
 const (
 	updatedV20 = "2011-01-21T11:33:21Z"

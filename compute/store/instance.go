@@ -101,6 +101,17 @@ type Instance struct {
 	TerminatedAt     *time.Time
 	Deleted          bool
 	DeletedAt        *time.Time
+	// Description is the server's description (microversion 2.19).
+	Description *string
+	// Hostname overrides the name-derived hostname (microversion 2.90).
+	Hostname     *string
+	Locked       bool
+	LockedBy     *string
+	LockedReason *string
+	// Tags are kept on the row, so a listing needs no second query.
+	Tags          db.TextArray `gorm:"type:text[]"`
+	ReservationID string
+	LaunchIndex   int
 }
 
 // TableName implements gorm's tabler.
@@ -117,6 +128,7 @@ type InstanceAction struct {
 	Message      *string
 	StartTime    time.Time
 	FinishTime   *time.Time
+	UpdatedAt    *time.Time
 }
 
 // TableName implements gorm's tabler.
@@ -152,51 +164,6 @@ func (s *Store) LockInstance(ctx context.Context, uuid string) (Instance, error)
 	return in, db.Wrap(err, "instance "+uuid)
 }
 
-// InstanceFilter selects instances for a listing; zero fields do not filter.
-type InstanceFilter struct {
-	// Project restricts to one project unless AllProjects.
-	Project     string
-	AllProjects bool
-	Host        string
-	// NameRegex is a POSIX regular expression matched against the name.
-	NameRegex string
-	VMStates  []string
-	// Marker is the UUID after which to start; Limit 0 is no limit.
-	Marker string
-	Limit  int
-}
-
-// ListInstances returns the instances matching f, newest first (Nova's
-// default created_at desc), the UUID breaking ties.
-func (s *Store) ListInstances(ctx context.Context, f InstanceFilter) ([]Instance, error) {
-	q := s.q(ctx).Model(&Instance{}).Where("NOT deleted")
-	if !f.AllProjects {
-		q = q.Where("project_id = ?", f.Project)
-	}
-	if f.Host != "" {
-		q = q.Where("host = ?", f.Host)
-	}
-	if f.NameRegex != "" {
-		q = q.Where("name ~ ?", f.NameRegex)
-	}
-	if len(f.VMStates) > 0 {
-		q = q.Where("vm_state IN ?", f.VMStates)
-	}
-	if f.Marker != "" {
-		var m Instance
-		if !uuidRE.MatchString(f.Marker) || s.q(ctx).Where("uuid = ?", f.Marker).Take(&m).Error != nil {
-			return nil, errMarker(f.Marker)
-		}
-		q = q.Where("(created_at, uuid) < (?, ?)", m.CreatedAt, m.UUID)
-	}
-	if f.Limit > 0 {
-		q = q.Limit(f.Limit)
-	}
-	var out []Instance
-	err := q.Order("created_at DESC, uuid DESC").Find(&out).Error
-	return out, db.Wrap(err, "list instances")
-}
-
 // UpdateInstance sets columns of the live instance uuid and updated_at.
 func (s *Store) UpdateInstance(ctx context.Context, uuid string, cols map[string]any) error {
 	cols["updated_at"] = now()
@@ -218,6 +185,10 @@ func (s *Store) MarkInstanceDeleted(ctx context.Context, uuid string) error {
 func (s *Store) AddInstanceAction(ctx context.Context, a *InstanceAction) error {
 	if a.StartTime.IsZero() {
 		a.StartTime = now()
+	}
+	if a.UpdatedAt == nil {
+		t := a.StartTime
+		a.UpdatedAt = &t
 	}
 	return db.Wrap(s.q(ctx).Create(a).Error, "instance action")
 }
@@ -257,6 +228,21 @@ func (s *Store) DeleteInstance(ctx context.Context, q *quota.Engine, uuid string
 		if err := tx.ConsumeQuota(ctx, q, in.ProjectID, neg); err != nil {
 			return err
 		}
-		return tx.MarkInstanceDeleted(ctx, uuid)
+		if err := tx.MarkInstanceDeleted(ctx, uuid); err != nil {
+			return err
+		}
+		// A deleted server leaves its server groups.
+		return db.Wrap(tx.q(ctx).Exec(`DELETE FROM server_group_members WHERE instance_uuid = ?`, uuid).Error, "server group members")
 	})
+}
+
+// GetInstanceWithDeleted returns the instance with that UUID even if it is
+// deleted, as instance actions are shown for deleted servers.
+func (s *Store) GetInstanceWithDeleted(ctx context.Context, uuid string) (Instance, error) {
+	var in Instance
+	if !uuidRE.MatchString(uuid) {
+		return in, fmt.Errorf("instance %s: %w", uuid, ErrNotFound)
+	}
+	err := s.q(ctx).Where("uuid = ?", uuid).Take(&in).Error
+	return in, db.Wrap(err, "instance "+uuid)
 }

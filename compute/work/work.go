@@ -75,6 +75,14 @@ type HostInfo struct {
 	ProviderID string `json:"provider_id"`
 	VirtType   string `json:"virt_type"`
 	Arch       string `json:"arch"`
+	// Hypervisor figures for os-hypervisors, from the driver at each beat
+	// (zero when the driver could not say).
+	HypervisorType    string `json:"hypervisor_type,omitempty"`
+	HypervisorVersion int    `json:"hypervisor_version,omitempty"`
+	CPUModel          string `json:"cpu_model,omitempty"`
+	RunningVMs        int    `json:"running_vms,omitempty"`
+	DiskGBUsed        int    `json:"disk_gb_used,omitempty"`
+	DiskGBTotal       int    `json:"disk_gb_total,omitempty"`
 }
 
 // HostToken turns a host name into a subject token (dots are not allowed
