@@ -110,6 +110,11 @@ func (h *connHolder) get() (*libvirt.Connect, error) {
 		h.conn.Close()
 		h.conn = nil
 	}
+	// Connections deliver domain events only if the event loop was
+	// registered before they were opened.
+	if err := startEventLoop(); err != nil {
+		return nil, fmt.Errorf("libvirt event loop: %s", message(err))
+	}
 	c, err := libvirt.NewConnect(h.uri)
 	if err != nil {
 		return nil, fmt.Errorf("libvirt %s: %s", h.uri, message(err))
