@@ -14,6 +14,7 @@ import (
 	"github.com/kumo-cloud/kumo/compute/store"
 	"github.com/kumo-cloud/kumo/compute/work"
 	"github.com/kumo-cloud/kumo/internal/config"
+	"github.com/kumo-cloud/kumo/internal/testutil"
 )
 
 // Events of the fake hypervisor: none (the agent falls back on its
@@ -222,5 +223,32 @@ func TestPowerSync(t *testing.T) {
 	}
 	if got := f.get(b.UUID); got.VMState != store.VMStopped || got.PowerState != int(hypervisor.Shutdown) || f.drv.state[b.UUID] != hypervisor.Shutdown {
 		t.Errorf("running domain of a stopped instance: %s/%d, domain %s", got.VMState, got.PowerState, f.drv.state[b.UUID])
+	}
+}
+
+// TestRegisterUpdatesInventories: registering again (a restart with other
+// allocation settings) replaces the provider's inventories.
+func TestRegisterUpdatesInventories(t *testing.T) {
+	f := newFixture(t)
+	beats, err := work.Heartbeats(f.ctx, testutil.Bus(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.a.beats = beats
+	for _, al := range []config.Allocation{config.DefaultAllocation(), {CPURatio: 2.5, RAMRatio: 1, DiskRatio: 1, ReservedCPUs: 7, ReservedMemoryMB: 1024}} {
+		f.a.cfg.Allocation = al
+		if err := f.a.register(f.ctx); err != nil {
+			t.Fatal(err)
+		}
+		invs, err := f.place.Inventories(f.ctx, f.prov)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := inventories(hypervisor.HostStats{VCPUs: 8, MemoryMB: 16384, DiskGB: 200}, al)
+		for rc, w := range want {
+			if g := invs[rc]; g.Total != w.Total || g.Reserved != w.Reserved || g.AllocationRatio != w.AllocationRatio {
+				t.Errorf("%+v: %s = %+v, want %+v", al, rc, g, w)
+			}
+		}
 	}
 }
