@@ -3,9 +3,11 @@ package agent
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sync"
 	"testing"
 
 	"github.com/google/uuid"
@@ -250,5 +252,59 @@ func TestRegisterUpdatesInventories(t *testing.T) {
 				t.Errorf("%+v: %s = %+v, want %+v", al, rc, g, w)
 			}
 		}
+	}
+}
+
+// TestImageCacheConcurrentFetch: spawns racing for an image fetch it once,
+// by copy when the image service's file is on another file system, and
+// all see the whole file.
+func TestImageCacheConcurrentFetch(t *testing.T) {
+	for _, tc := range []struct{ name, images string }{{"link", ""}, {"copy", "/dev/shm"}} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFixture(t)
+			if tc.images != "" {
+				dir, err := os.MkdirTemp(tc.images, "kumo-images-")
+				if err != nil {
+					t.Fatal(err)
+				}
+				t.Cleanup(func() { os.RemoveAll(dir) })
+				f.images, f.a.d.Images = dir, LocalImages{Dir: dir}
+			}
+			image := f.tinyImage()
+			src, err := os.Stat(filepath.Join(f.images, image))
+			if err != nil {
+				t.Fatal(err)
+			}
+			var wg sync.WaitGroup
+			errs := make(chan error, 8)
+			for range 8 {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					errs <- f.a.withBaseImage(f.ctx, image, func(path, format string) error {
+						st, err := os.Stat(path)
+						if err == nil && (st.Size() != src.Size() || format != "qcow2") {
+							err = fmt.Errorf("cached %s: %d bytes, %s", path, st.Size(), format)
+						}
+						return err
+					})
+				}()
+			}
+			wg.Wait()
+			close(errs)
+			for err := range errs {
+				if err != nil {
+					t.Fatal(err)
+				}
+			}
+			entries, _ := os.ReadDir(f.a.baseDir())
+			if len(entries) != 1 || entries[0].Name() != image {
+				t.Fatalf("_base holds %v", entries)
+			}
+			cached, _ := os.Stat(filepath.Join(f.a.baseDir(), image))
+			if linked := os.SameFile(src, cached); linked != (tc.images == "") {
+				t.Errorf("hard linked = %v", linked)
+			}
+		})
 	}
 }
