@@ -66,6 +66,11 @@ func planPowerSync(vmState string, task *string, dbPower int, dom hypervisor.Pow
 // domain, under the instance's lock. A missing domain is left to
 // reconcile.
 func (a *Agent) syncPower(ctx context.Context, id string) {
+	// Events come for every domain of a libvirt other clouds may share:
+	// only this host's instances are worth a lock.
+	if _, ok, err := a.mine(ctx, id); err != nil || !ok {
+		return
+	}
 	defer a.lock(id)()
 	in, ok, err := a.mine(ctx, id)
 	if err != nil || !ok {
