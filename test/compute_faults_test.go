@@ -24,6 +24,8 @@ type privateCloud struct {
 	t      *testing.T
 	listen string
 	extra  []string
+	// logs keeps the stderr of the kumods restarted before this one.
+	logs strings.Builder
 }
 
 // startPrivateCloud starts a private cloud with extra flags and waits for
@@ -34,6 +36,9 @@ func startPrivateCloud(t *testing.T, cleanup func(), extra ...string) *privateCl
 	p := &privateCloud{t: t, listen: freeAddr(t), extra: extra}
 	p.launch(stateDir(t))
 	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("kumod's log:\n%s", tailLines(p.logs.String()+p.k.stderr.String(), 150))
+		}
 		if p.k.cmd.ProcessState != nil {
 			return
 		}
@@ -50,7 +55,10 @@ func startPrivateCloud(t *testing.T, cleanup func(), extra ...string) *privateCl
 
 func (p *privateCloud) launch(state string) {
 	p.t.Helper()
-	k, err := launchKumod(kumodBinary(p.t), state, append([]string{"--listen", p.listen}, p.extra...)...)
+	if p.Cloud != nil {
+		p.logs.WriteString(p.k.stderr.String())
+	}
+	k, err := launchKumod(kumodBinary(p.t), state, append([]string{"--listen", p.listen, "--log-level", "info"}, p.extra...)...)
 	if err != nil {
 		p.t.Fatal(err)
 	}
@@ -226,7 +234,10 @@ func TestComputeFaults(t *testing.T) {
 				time.Sleep(20 * time.Millisecond)
 			}
 			_, srv := adminServer(t, c.Cloud, pc, id)
-			domState, _ := virsh("domstate", id)
+			domState, err := virsh("domstate", id)
+			if err != nil {
+				domState = "not defined"
+			}
 			t.Logf("kill -9 at the %s stage: task_state %v, domain: %s", stage, srv["OS-EXT-STS:task_state"], domState)
 			killed := time.Now()
 			c.restart(true)
