@@ -37,7 +37,8 @@ func fakeHypervisorCloud(b *testing.B) (*Cloud, string) {
 	}
 	addr := ln.Addr().String()
 	ln.Close()
-	return privateCloud(b, "--libvirt-uri", "test:///default", "--virt-type", "qemu", "--nats-listen", addr), addr
+	p := startPrivateCloud(b, func() {}, "--libvirt-uri", "test:///default", "--virt-type", "qemu", "--nats-listen", addr, "--log-level", "warn")
+	return p.Cloud, addr
 }
 
 // projectOf is the project a provider's token is scoped to.

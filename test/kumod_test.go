@@ -22,7 +22,7 @@ import (
 )
 
 // kumodBinary builds cmd/kumod once per test binary.
-func kumodBinary(t *testing.T) string {
+func kumodBinary(t testing.TB) string {
 	t.Helper()
 	bin, err := buildKumod()
 	if err != nil {
@@ -32,7 +32,7 @@ func kumodBinary(t *testing.T) string {
 }
 
 // stateDir returns a state directory the postgres user can traverse.
-func stateDir(t *testing.T) string {
+func stateDir(t testing.TB) string {
 	t.Helper()
 	dir, err := os.MkdirTemp("", "kumo-e2e-")
 	if err != nil {
@@ -45,7 +45,7 @@ func stateDir(t *testing.T) string {
 	return dir
 }
 
-func freeAddr(t *testing.T) string {
+func freeAddr(t testing.TB) string {
 	t.Helper()
 	addr, err := freePort()
 	if err != nil {
@@ -130,7 +130,7 @@ func (k *kumod) readiness() (api.Readiness, int, error) {
 	return r, resp.StatusCode, json.NewDecoder(resp.Body).Decode(&r)
 }
 
-func (k *kumod) waitReady(t *testing.T, timeout time.Duration) {
+func (k *kumod) waitReady(t testing.TB, timeout time.Duration) {
 	t.Helper()
 	testutil.WaitFor(t, timeout, func() error {
 		select {
@@ -150,7 +150,7 @@ func (k *kumod) waitReady(t *testing.T, timeout time.Duration) {
 }
 
 // stop sends SIGINT (as Ctrl-C does) and waits for a clean exit.
-func (k *kumod) stop(t *testing.T) {
+func (k *kumod) stop(t testing.TB) {
 	t.Helper()
 	if err := k.cmd.Process.Signal(os.Interrupt); err != nil {
 		t.Fatal(err)

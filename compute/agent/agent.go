@@ -20,6 +20,7 @@ import (
 	"github.com/kumo-cloud/kumo/compute/store"
 	"github.com/kumo-cloud/kumo/compute/work"
 	"github.com/kumo-cloud/kumo/internal/bus"
+	"github.com/kumo-cloud/kumo/internal/config"
 	"github.com/kumo-cloud/kumo/internal/daemon"
 	"github.com/kumo-cloud/kumo/internal/quota"
 	"github.com/kumo-cloud/kumo/internal/virt"
@@ -41,6 +42,9 @@ type Config struct {
 	VirtType string
 	// Zone is the availability zone written to config drives.
 	Zone string
+	// Allocation sets the ratios and reserves of the host's placement
+	// inventories; zero ratios take config.DefaultAllocation's.
+	Allocation config.Allocation
 }
 
 // Deps are the agent's collaborators.
@@ -89,7 +93,7 @@ func Build(d daemon.Deps) (daemon.Service, error) {
 		Config:       virt.Config{URI: d.Config.LibvirtURI, Forced: d.Config.VirtType, ProbeFile: d.Config.VirtTypeFile},
 		InstancesDir: dir,
 	}, d.Log)
-	a := New(Config{Host: d.Config.Host, InstancesDir: dir, VirtType: drv.VirtType(), Zone: "nova"}, Deps{
+	a := New(Config{Host: d.Config.Host, InstancesDir: dir, VirtType: drv.VirtType(), Zone: "nova", Allocation: d.Config.Allocation}, Deps{
 		Store: store.New(d.DB), Placement: pstore.New(d.DB), Quota: d.Quota, Bus: d.Bus, Driver: drv,
 		Images: LocalImages{Dir: d.Config.Path("images", "data")}, Log: d.Log,
 	})
@@ -100,8 +104,9 @@ func Build(d daemon.Deps) (daemon.Service, error) {
 // API serves nothing: the agent is driven over the bus.
 func (a *Agent) API() api.Service { return api.Service{Name: "compute-agent"} }
 
-// Start registers the host, opens the bus endpoints, reconciles once and
-// starts the heartbeat and reconcile loop.
+// Start registers the host, recovers from a crash (one reconcile pass
+// before any work is consumed), opens the bus endpoints and starts the
+// heartbeat, reconcile and power sync loop and the lifecycle event watcher.
 func (a *Agent) Start(ctx context.Context) error {
 	if err := os.MkdirAll(a.cfg.InstancesDir, 0o755); err != nil {
 		return err
@@ -122,6 +127,15 @@ func (a *Agent) Start(ctx context.Context) error {
 	}
 	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	a.cancel = cancel
+	// Nothing of this agent is in flight before its consumers open, so
+	// the first pass can finish or undo what a crash interrupted.
+	a.reconcilePass(runCtx, true)
+	if events, err := a.d.Driver.Events(runCtx); err != nil {
+		a.log.Warn("no domain lifecycle events; relying on the periodic power sync", "error", err)
+	} else {
+		a.wg.Add(1)
+		go a.watchEvents(runCtx, events)
+	}
 	a.console, err = bus.AddService(a.d.Bus, micro.Config{Name: "compute-agent-console", Version: "1.0.0"})
 	if err != nil {
 		return err
@@ -183,11 +197,12 @@ func (a *Agent) Stop(ctx context.Context) error {
 
 func (a *Agent) loop(ctx context.Context) {
 	defer a.wg.Done()
-	a.reconcile(ctx)
 	beat := time.NewTicker(work.HeartbeatInterval)
 	defer beat.Stop()
 	rec := time.NewTicker(ReconcileInterval)
 	defer rec.Stop()
+	power := time.NewTicker(PowerSyncInterval)
+	defer power.Stop()
 	for {
 		select {
 		case <-ctx.Done():
@@ -202,6 +217,8 @@ func (a *Agent) loop(ctx context.Context) {
 			a.beat(ctx)
 		case <-rec.C:
 			a.reconcile(ctx)
+		case <-power.C:
+			a.syncPowerStates(ctx)
 		}
 	}
 }
@@ -213,12 +230,9 @@ func (a *Agent) register(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("hypervisor stats: %w", err)
 	}
-	invs := map[string]pstore.Inventory{
-		"VCPU":      {Total: int64(st.VCPUs), AllocationRatio: 16},
-		"MEMORY_MB": {Total: int64(st.MemoryMB), Reserved: min(512, int64(st.MemoryMB)/4), AllocationRatio: 1.5},
-		"DISK_GB":   {Total: int64(max(st.DiskGB, 1)), AllocationRatio: 1},
-	}
-	p, err := a.d.Placement.EnsureProvider(ctx, a.cfg.Host, invs)
+	// EnsureProvider replaces the inventories, so a restart with other
+	// ratios or reserves updates them.
+	p, err := a.d.Placement.EnsureProvider(ctx, a.cfg.Host, inventories(st, a.cfg.Allocation))
 	if err != nil {
 		return err
 	}

@@ -1,7 +1,10 @@
 // Package agent is the compute agent. It owns one hypervisor host:
-// registers its resource provider and heartbeat, consumes this host's work
-// queue, drives the hypervisor driver, reports state back to the database,
-// and reconciles on start and on a timer.
+// registers its resource provider (inventories sized by the allocation
+// ratios and reserves) and heartbeat, consumes this host's work queue,
+// drives the hypervisor driver, caches images in <instances>/_base, reports
+// state back to the database, keeps power states in sync from the
+// hypervisor's lifecycle events and a short periodic sync, and reconciles
+// on start (finishing or undoing what a crash interrupted) and on a timer.
 //
 // It must not touch another host's instances, nor libvirt domains it did
 // not create: a domain is only destroyed as a leftover when its instance

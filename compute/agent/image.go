@@ -11,8 +11,9 @@ import (
 	"github.com/google/uuid"
 )
 
-// ImageSource gives the agent a local file for an image, to back instance
-// disks with.
+// ImageSource gives the agent a local file for an image; the agent copies
+// (or hard links) it once into its image cache, <instances>/_base, and backs
+// instance disks with the cached copy.
 type ImageSource interface {
 	// Image returns the path of the image's file on this host and its
 	// format (qcow2 or raw).
@@ -21,8 +22,7 @@ type ImageSource interface {
 
 // LocalImages reads images from the image service's file backend on this
 // host (<state>/images/data/<image id>), as in all-in-one. A scale-out agent
-// would use an ImageSource that downloads through the image API into a
-// cache.
+// would use an ImageSource that downloads through the image API.
 type LocalImages struct {
 	Dir string
 }

@@ -44,6 +44,21 @@ func (a *Agent) spawn(ctx context.Context, msg work.Spawn) error {
 func (a *Agent) build(ctx context.Context, in store.Instance) error {
 	log := a.log.With("server_id", in.UUID)
 	ev := a.startEvent(ctx, in.UUID, eventBuild)
+	// Builds run under the instance's lock, so a domain that exists now
+	// was left by a build that died (a crash of the agent): a running one
+	// got through every step but recording it, and is adopted; any other
+	// is undone and built again. A redelivered spawn so never builds twice.
+	switch st, err := a.d.Driver.State(ctx, in.UUID); {
+	case err == nil && st == hypervisor.Running:
+		log.Info("adopting the running domain of an interrupted build")
+		a.finishEvent(ctx, ev, nil)
+		return a.finishBuild(ctx, in.UUID)
+	case err == nil:
+		log.Info("undoing an interrupted build", "power_state", st.String())
+		if err := a.d.Driver.Undefine(ctx, in.UUID); err != nil && !errors.Is(err, hypervisor.ErrNotFound) {
+			return err
+		}
+	}
 	if err := a.boot(ctx, in); err != nil {
 		a.finishEvent(ctx, ev, err)
 		log.Warn("spawn failed", "error", err)
@@ -60,14 +75,18 @@ func (a *Agent) build(ctx context.Context, in store.Instance) error {
 		return nil
 	}
 	a.finishEvent(ctx, ev, nil)
-	t := time.Now().UTC()
 	log.Info("spawned")
-	if err := a.d.Store.UpdateInstance(ctx, in.UUID, map[string]any{
-		"vm_state": store.VMActive, "task_state": nil, "power_state": int(hypervisor.Running), "launched_at": t,
+	return a.finishBuild(ctx, in.UUID)
+}
+
+// finishBuild records a built instance as ACTIVE.
+func (a *Agent) finishBuild(ctx context.Context, id string) error {
+	if err := a.d.Store.UpdateInstance(ctx, id, map[string]any{
+		"vm_state": store.VMActive, "task_state": nil, "power_state": int(hypervisor.Running), "launched_at": time.Now().UTC(),
 	}); err != nil {
 		return err
 	}
-	a.event(ctx, in.UUID, "active")
+	a.event(ctx, id, "active")
 	return nil
 }
 
@@ -86,18 +105,20 @@ func (a *Agent) boot(ctx context.Context, in store.Instance) (err error) {
 	}
 	undo.Add(func(context.Context) error { return os.RemoveAll(dir) })
 
-	base, format, err := a.d.Images.Image(ctx, in.ImageRef)
+	disk := filepath.Join(dir, "disk")
+	err = a.withBaseImage(ctx, in.ImageRef, func(base, format string) error {
+		args := []string{"create", "-q", "-f", "qcow2", "-F", format, "-b", base, disk}
+		if in.RootGB > 0 {
+			args = append(args, fmt.Sprintf("%dG", in.RootGB))
+		}
+		_ = os.Remove(disk) // a retried spawn starts over
+		if out, err := exec.CommandContext(ctx, "qemu-img", args...).CombinedOutput(); err != nil {
+			return fmt.Errorf("create disk: %v: %s", err, strings.TrimSpace(string(out)))
+		}
+		return nil
+	})
 	if err != nil {
 		return err
-	}
-	disk := filepath.Join(dir, "disk")
-	args := []string{"create", "-q", "-f", "qcow2", "-F", format, "-b", base, disk}
-	if in.RootGB > 0 {
-		args = append(args, fmt.Sprintf("%dG", in.RootGB))
-	}
-	_ = os.Remove(disk) // a retried spawn starts over
-	if out, err := exec.CommandContext(ctx, "qemu-img", args...).CombinedOutput(); err != nil {
-		return fmt.Errorf("create disk: %v: %s", err, strings.TrimSpace(string(out)))
 	}
 
 	// There is no metadata service yet, so every instance gets a config
@@ -245,9 +266,15 @@ func (a *Agent) action(ctx context.Context, msg work.Action) error {
 // reconcile brings the hypervisor and the database into agreement: work
 // this host was given but never did is done (spawns, deletes), instances
 // whose domain vanished go to ERROR, power states are refreshed, and
-// domains this agent created for instances that no longer exist are
-// removed.
-func (a *Agent) reconcile(ctx context.Context) {
+// domains, instance directories and cached images this agent made that
+// nothing uses any more are removed.
+func (a *Agent) reconcile(ctx context.Context) { a.reconcilePass(ctx, false) }
+
+// reconcilePass is one reconcile. With startup set it runs before the
+// agent consumes any work, so no handler of this process is in flight: a
+// task_state left in the database was interrupted by a crash, and the pass
+// decides its outcome (see recoverTask).
+func (a *Agent) reconcilePass(ctx context.Context, startup bool) {
 	ins, err := a.d.Store.ListInstances(ctx, store.InstanceFilter{AllProjects: true, Host: a.cfg.Host})
 	if err != nil {
 		a.log.Warn("reconcile: list instances", "error", err)
@@ -265,7 +292,7 @@ func (a *Agent) reconcile(ctx context.Context) {
 	live := map[string]bool{}
 	for _, in := range ins {
 		live[in.UUID] = true
-		a.reconcileOne(ctx, in, byUUID)
+		a.reconcileOne(ctx, in, byUUID, startup)
 	}
 	for _, d := range doms {
 		id := strings.ToLower(d.UUID)
@@ -277,15 +304,40 @@ func (a *Agent) reconcile(ctx context.Context) {
 		if _, err := os.Stat(a.instanceDir(id)); err != nil {
 			continue
 		}
-		a.log.Warn("reconcile: removing domain without instance", "domain", d.Name)
-		_ = a.d.Driver.Destroy(ctx, id)
-		if err := a.d.Driver.Undefine(ctx, id); err == nil {
-			_ = os.RemoveAll(a.instanceDir(id))
+		a.removeLeftover(ctx, id, true)
+	}
+	// Instance directories without a domain (a crash before the domain was
+	// defined, or between undefining it and removing the directory).
+	for _, id := range a.instanceDirs() {
+		if _, defined := byUUID[id]; !defined && !live[id] {
+			a.removeLeftover(ctx, id, false)
 		}
 	}
+	a.cleanBaseImages(startup)
 }
 
-func (a *Agent) reconcileOne(ctx context.Context, in store.Instance, doms map[string]hypervisor.DomainInfo) {
+// removeLeftover removes the domain and directory of an instance that is
+// not (or no longer) this host's, re-checking under the instance's lock:
+// the listing may predate a spawn that started since.
+func (a *Agent) removeLeftover(ctx context.Context, id string, domain bool) {
+	defer a.lock(id)()
+	if _, ok, err := a.mine(ctx, id); err != nil || ok {
+		return
+	}
+	if domain {
+		a.log.Warn("reconcile: removing domain without instance", "domain", domainName(id))
+		_ = a.d.Driver.Destroy(ctx, id)
+		if err := a.d.Driver.Undefine(ctx, id); err != nil {
+			return
+		}
+	} else if _, err := a.d.Driver.State(ctx, id); !errors.Is(err, hypervisor.ErrNotFound) {
+		return // defined meanwhile, or libvirt cannot tell: leave it
+	}
+	a.log.Warn("reconcile: removing instance directory without instance", "server_id", id)
+	_ = os.RemoveAll(a.instanceDir(id))
+}
+
+func (a *Agent) reconcileOne(ctx context.Context, in store.Instance, doms map[string]hypervisor.DomainInfo, startup bool) {
 	defer a.lock(in.UUID)()
 	// Re-read under the lock: a handler may have changed it meanwhile.
 	in, ok, err := a.mine(ctx, in.UUID)
@@ -294,12 +346,10 @@ func (a *Agent) reconcileOne(ctx context.Context, in store.Instance, doms map[st
 	}
 	log := a.log.With("server_id", in.UUID)
 	dom, defined := doms[in.UUID]
-	if defined {
-		if st, err := a.d.Driver.State(ctx, in.UUID); err == nil {
-			dom.State, defined = st, true
-		} else if errors.Is(err, hypervisor.ErrNotFound) {
-			defined = false
-		}
+	if st, err := a.d.Driver.State(ctx, in.UUID); err == nil {
+		dom.State, defined = st, true
+	} else if errors.Is(err, hypervisor.ErrNotFound) {
+		defined = false
 	}
 	task := ""
 	if in.TaskState != nil {
@@ -311,13 +361,14 @@ func (a *Agent) reconcileOne(ctx context.Context, in store.Instance, doms map[st
 			log.Warn("reconcile: delete", "error", err)
 		}
 	case in.VMState == store.VMBuilding:
-		if defined {
-			return // a spawn is finishing; its handler records the outcome
+		// Under the lock no spawn of this process is running, so a
+		// defined domain was left by one that died: build resumes it.
+		// Without a domain the spawn message may still be on its way,
+		// unless this is the pass at startup.
+		if updated := in.UpdatedAt; !defined && !startup && updated != nil && time.Since(*updated) < 30*time.Second {
+			return
 		}
-		if updated := in.UpdatedAt; updated != nil && time.Since(*updated) < 30*time.Second {
-			return // the spawn message is likely on its way
-		}
-		log.Info("reconcile: spawning instance that was never built")
+		log.Info("reconcile: finishing a build that never completed", "domain_defined", defined)
 		if err := a.build(ctx, in); err != nil {
 			log.Warn("reconcile: spawn", "error", err)
 		}
@@ -327,7 +378,49 @@ func (a *Agent) reconcileOne(ctx context.Context, in store.Instance, doms map[st
 			"vm_state": store.VMError, "task_state": nil, "power_state": int(hypervisor.NoState),
 			"fault": store.Fault{Code: 500, Message: "The instance's domain disappeared from host " + a.cfg.Host, Created: time.Now().UTC()},
 		})
+	case startup && task != "":
+		a.recoverTask(ctx, in, dom.State)
 	case defined && task == "" && int(dom.State) != in.PowerState:
 		_ = a.d.Store.UpdateInstance(ctx, in.UUID, map[string]any{"power_state": int(dom.State)})
 	}
+}
+
+// recoverTask ends a task a crash interrupted (powering-off, rebooting,
+// pausing...): the instance takes the state its domain is really in and the
+// task is cleared, as Nova's init_host does for most tasks. If the action's
+// message was not acknowledged it is delivered again and runs anyway: every
+// action is idempotent.
+func (a *Agent) recoverTask(ctx context.Context, in store.Instance, st hypervisor.PowerState) {
+	cols := map[string]any{"task_state": nil, "power_state": int(st)}
+	if vm := vmStateOf(in.VMState, st); vm != "" {
+		cols["vm_state"] = vm
+	}
+	a.log.Warn("reconcile: clearing a task interrupted by a restart", "server_id", in.UUID, "task_state", *in.TaskState, "power_state", st.String())
+	if err := a.d.Store.UpdateInstance(ctx, in.UUID, cols); err != nil {
+		a.log.Warn("reconcile: clear task", "server_id", in.UUID, "error", err)
+		return
+	}
+	a.event(ctx, in.UUID, "recover")
+}
+
+// vmStateOf is the vm_state a domain's power state implies for an
+// instance in one of the plain power states; "" keeps vm (building, error
+// and the states other features own, such as resized).
+func vmStateOf(vm string, st hypervisor.PowerState) string {
+	switch vm {
+	case store.VMActive, store.VMStopped, store.VMPaused, store.VMSuspended:
+	default:
+		return ""
+	}
+	switch st {
+	case hypervisor.Running:
+		return store.VMActive
+	case hypervisor.Shutdown, hypervisor.Crashed:
+		return store.VMStopped
+	case hypervisor.Paused:
+		return store.VMPaused
+	case hypervisor.Suspended:
+		return store.VMSuspended
+	}
+	return ""
 }

@@ -110,6 +110,11 @@ func (h *connHolder) get() (*libvirt.Connect, error) {
 		h.conn.Close()
 		h.conn = nil
 	}
+	// Connections deliver domain events only if the event loop was
+	// registered before they were opened.
+	if err := startEventLoop(); err != nil {
+		return nil, fmt.Errorf("libvirt event loop: %s", message(err))
+	}
 	c, err := libvirt.NewConnect(h.uri)
 	if err != nil {
 		return nil, fmt.Errorf("libvirt %s: %s", h.uri, message(err))
@@ -283,7 +288,17 @@ func (l *Libvirt) Start(ctx context.Context, uuid string) error {
 		if err != nil {
 			return err
 		}
-		if active(st) {
+		if st == libvirt.DOMAIN_SHUTDOWN {
+			// The guest is shutting down or has shut down and QEMU is
+			// still going away: a start must not take it for running
+			// (the power sync may have recorded it off already).
+			if err := destroy(dom); err != nil {
+				return err
+			}
+			if err := l.waitState(ctx, dom, 30*time.Second, "power off", func(st libvirt.DomainState) bool { return !active(st) }); err != nil {
+				return err
+			}
+		} else if active(st) {
 			return nil
 		}
 		return dom.Create()

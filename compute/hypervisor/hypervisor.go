@@ -203,6 +203,21 @@ type Driver interface {
 	DetachDisk(ctx context.Context, uuid string, disk DiskSpec) error
 	// Stats reports the host's capacity and use.
 	Stats(ctx context.Context) (HostStats, error)
+	// Events streams the domains' lifecycle changes (started, stopped,
+	// crashed, ...) until ctx is done, then closes the channel. Events are
+	// hints: a consumer reads the domain's State rather than trusting the
+	// event, and events may be dropped (a slow reader, a reconnect), so a
+	// periodic List must back them up.
+	Events(ctx context.Context) (<-chan DomainEvent, error)
+}
+
+// DomainEvent says that a domain's lifecycle changed.
+type DomainEvent struct {
+	// UUID is the domain's (the instance's) UUID, lower case.
+	UUID string
+	// Kind is what happened: started, stopped, shutdown, crashed,
+	// suspended, resumed, defined, undefined or pmsuspended.
+	Kind string
 }
 
 var (

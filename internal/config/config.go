@@ -9,6 +9,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -53,6 +54,29 @@ type Config struct {
 	// failed logins in a row; 0 disables lockout.
 	LockoutAttempts int
 	LockoutDuration time.Duration
+	// Allocation sizes the compute agent's placement inventories, with
+	// Nova's option names.
+	Allocation Allocation
+}
+
+// Allocation is how much of the host the compute agent offers to
+// placement: Nova's [DEFAULT] cpu/ram/disk_allocation_ratio and
+// reserved_host_* options.
+type Allocation struct {
+	CPURatio  float64
+	RAMRatio  float64
+	DiskRatio float64
+	// ReservedMemoryMB is held back for the host; negative means
+	// min(512, a quarter of the host's memory).
+	ReservedMemoryMB int
+	ReservedCPUs     int
+	ReservedDiskMB   int
+}
+
+// DefaultAllocation is kumo's default: Nova's historic ratios (16, 1.5,
+// 1.0) and a reserve of min(512 MB, a quarter) of the host's memory.
+func DefaultAllocation() Allocation {
+	return Allocation{CPURatio: 16, RAMRatio: 1.5, DiskRatio: 1, ReservedMemoryMB: -1}
 }
 
 // Default returns the built-in defaults, before environment and flags.
@@ -67,6 +91,7 @@ func Default() Config {
 		Host:         host,
 		LogLevel:     "info",
 		LogFormat:    "text",
+		Allocation:   DefaultAllocation(),
 	}
 }
 
@@ -109,6 +134,40 @@ func (c *Config) Bind(fs *pflag.FlagSet) {
 	fs.DurationVar(&c.TokenTTL, "token-ttl", envDuration("KUMO_TOKEN_TTL", c.TokenTTL), "lifetime of issued tokens (default 1h) [KUMO_TOKEN_TTL]")
 	fs.IntVar(&c.LockoutAttempts, "lockout-attempts", c.LockoutAttempts, "lock a user out after this many failed logins in a row (0: never)")
 	fs.DurationVar(&c.LockoutDuration, "lockout-duration", 5*time.Minute, "how long a locked-out user stays locked")
+	a := &c.Allocation
+	fs.Float64Var(&a.CPURatio, "cpu-allocation-ratio", envFloat("KUMO_CPU_ALLOCATION_RATIO", a.CPURatio),
+		"virtual CPUs offered per host CPU [KUMO_CPU_ALLOCATION_RATIO]")
+	fs.Float64Var(&a.RAMRatio, "ram-allocation-ratio", envFloat("KUMO_RAM_ALLOCATION_RATIO", a.RAMRatio),
+		"guest memory offered per MB of host memory [KUMO_RAM_ALLOCATION_RATIO]")
+	fs.Float64Var(&a.DiskRatio, "disk-allocation-ratio", envFloat("KUMO_DISK_ALLOCATION_RATIO", a.DiskRatio),
+		"guest disk offered per GB of the instances file system [KUMO_DISK_ALLOCATION_RATIO]")
+	fs.IntVar(&a.ReservedMemoryMB, "reserved-host-memory-mb", envInt("KUMO_RESERVED_HOST_MEMORY_MB", a.ReservedMemoryMB),
+		"host memory held back from guests; -1 means min(512, a quarter of it) [KUMO_RESERVED_HOST_MEMORY_MB]")
+	fs.IntVar(&a.ReservedCPUs, "reserved-host-cpus", envInt("KUMO_RESERVED_HOST_CPUS", a.ReservedCPUs),
+		"host CPUs held back from guests [KUMO_RESERVED_HOST_CPUS]")
+	fs.IntVar(&a.ReservedDiskMB, "reserved-host-disk-mb", envInt("KUMO_RESERVED_HOST_DISK_MB", a.ReservedDiskMB),
+		"instances file system space held back from guests [KUMO_RESERVED_HOST_DISK_MB]")
+}
+
+// Validate reports the first allocation setting placement would reject.
+func (a Allocation) Validate() error {
+	for _, r := range []struct {
+		flag string
+		v    float64
+	}{{"--cpu-allocation-ratio", a.CPURatio}, {"--ram-allocation-ratio", a.RAMRatio}, {"--disk-allocation-ratio", a.DiskRatio}} {
+		if !(r.v > 0) || r.v > 1e6 {
+			return fmt.Errorf("%s %g: must be positive", r.flag, r.v)
+		}
+	}
+	switch {
+	case a.ReservedMemoryMB < -1:
+		return fmt.Errorf("--reserved-host-memory-mb %d: must be -1 (automatic) or more", a.ReservedMemoryMB)
+	case a.ReservedCPUs < 0:
+		return fmt.Errorf("--reserved-host-cpus %d: must not be negative", a.ReservedCPUs)
+	case a.ReservedDiskMB < 0:
+		return fmt.Errorf("--reserved-host-disk-mb %d: must not be negative", a.ReservedDiskMB)
+	}
+	return nil
 }
 
 // Validate checks the configuration and prepares the state directory,
@@ -139,6 +198,9 @@ func (c *Config) Validate() error {
 	}
 	if c.TokenTTL > 7*24*time.Hour {
 		return fmt.Errorf("--token-ttl %s: must be under 7 days, the retention of revocation events", c.TokenTTL)
+	}
+	if err := c.Allocation.Validate(); err != nil {
+		return err
 	}
 	if c.LockoutAttempts < 0 {
 		return fmt.Errorf("--lockout-attempts %d: must not be negative", c.LockoutAttempts)
@@ -185,6 +247,26 @@ func envDuration(key string, def time.Duration) time.Duration {
 	if v, ok := os.LookupEnv(key); ok {
 		if d, err := time.ParseDuration(v); err == nil {
 			return d
+		}
+	}
+	return def
+}
+
+// envFloat reads a number from the environment, or returns def.
+func envFloat(key string, def float64) float64 {
+	if v, ok := os.LookupEnv(key); ok {
+		if f, err := strconv.ParseFloat(v, 64); err == nil {
+			return f
+		}
+	}
+	return def
+}
+
+// envInt reads an integer from the environment, or returns def.
+func envInt(key string, def int) int {
+	if v, ok := os.LookupEnv(key); ok {
+		if n, err := strconv.Atoi(v); err == nil {
+			return n
 		}
 	}
 	return def
