@@ -36,11 +36,11 @@ type Datapath struct {
 	log   *slog.Logger
 	alias string
 
-	mu       sync.Mutex
+	mu        sync.Mutex
 	applied   map[string]string // nftables table key -> last ruleset applied
 	portRules map[string]string // port ID -> rules last applied
-	metadata *metadataServers
-	children sync.Map // pid -> chan struct{} closed when our dnsmasq child is reaped
+	metadata  *metadataServers
+	children  sync.Map // pid -> chan struct{} closed when our dnsmasq child is reaped
 }
 
 // New returns a Datapath. It touches nothing on the host until Apply.
@@ -66,9 +66,9 @@ func New(cfg Config) (*Datapath, error) {
 		cfg.Log = slog.Default()
 	}
 	d := &Datapath{
-		cfg:     cfg,
-		log:     cfg.Log.With("component", "datapath", "owner", cfg.Owner),
-		alias:   "kumo:" + cfg.Owner,
+		cfg:       cfg,
+		log:       cfg.Log.With("component", "datapath", "owner", cfg.Owner),
+		alias:     "kumo:" + cfg.Owner,
 		applied:   map[string]string{},
 		portRules: map[string]string{},
 	}

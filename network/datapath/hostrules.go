@@ -334,4 +334,3 @@ func ruleMatches(r Rule) []string {
 	}
 	return []string{strings.Join(parts, " ")}
 }
-
