@@ -10,7 +10,9 @@ import (
 	"path/filepath"
 	"regexp"
 	"sort"
+	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -26,21 +28,21 @@ func newTestDatapath(t *testing.T, md MetadataHandler) *Datapath {
 	if os.Geteuid() != 0 {
 		t.Fatal("datapath tests need root")
 	}
-	before := hostSnapshot(t)
-	owner := fmt.Sprintf("t%d", os.Getpid()%10000000)
-	// dnsmasq drops privileges: its files must be readable by others.
-	dir, derr := os.MkdirTemp("", "kumo-datapath-test-")
-	if derr == nil {
-		derr = os.Chmod(dir, 0o755)
+	// A fixed owner and state directory: a run that crashed is cleaned up
+	// by the next one.
+	dir := "/run/kumo/datapath-test"
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
 	}
-	if derr != nil {
-		t.Fatal(derr)
-	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
-	d, err := New(Config{Owner: owner, StateDir: filepath.Join(dir, "state"), Metadata: md})
+	d, err := New(Config{Owner: "dptest", StateDir: dir, Metadata: md})
 	if err != nil {
 		t.Fatal(err)
 	}
+	if err := d.Apply(context.Background(), State{}); err != nil {
+		t.Fatalf("clearing leftovers: %v", err)
+	}
+	removeTestVMs()
+	before := hostSnapshot(t)
 	t.Cleanup(func() {
 		err := d.Apply(context.Background(), State{})
 		d.Close()
@@ -54,6 +56,29 @@ func newTestDatapath(t *testing.T, md MetadataHandler) *Datapath {
 	return d
 }
 
+// removeTestVMs removes VM namespaces (and so their veths) a crashed run
+// left.
+func removeTestVMs() {
+	names, _ := namespaces()
+	for _, n := range names {
+		if strings.HasPrefix(n, "kvmtest-") {
+			killNamespaceProcesses(n)
+			_, _ = tryRun("", "ip", "netns", "del", n)
+		}
+	}
+}
+
+// killNamespaceProcesses kills what a test started inside a VM namespace
+// (by pid: `ip netns pids`).
+func killNamespaceProcesses(ns string) {
+	out, _ := tryRun("", "ip", "netns", "pids", ns)
+	for _, f := range strings.Fields(out) {
+		if pid, err := strconv.Atoi(f); err == nil {
+			_ = syscall.Kill(pid, syscall.SIGKILL)
+		}
+	}
+}
+
 // hostSnapshot is what Apply(State{}) must restore: links, namespaces,
 // nftables tables and dnsmasq processes.
 func hostSnapshot(t *testing.T) string {
@@ -64,14 +89,30 @@ func hostSnapshot(t *testing.T) string {
 	}
 	var names []string
 	for _, l := range links {
-		names = append(names, l.Attrs().Name)
+		// Other programs on this host come and go: only names kumo (or
+		// these tests) could have made count.
+		if n := l.Attrs().Name; kumoRootLink(n) || strings.HasPrefix(n, tapPrefix) {
+			names = append(names, n)
+		}
 	}
 	sort.Strings(names)
-	ns, _ := namespaces()
+	var ns []string
+	all, _ := namespaces()
+	for _, n := range all {
+		if kumoNamespace(n) || strings.HasPrefix(n, "kvmtest-") {
+			ns = append(ns, n)
+		}
+	}
 	sort.Strings(ns)
-	tables, err := listTables()
+	all, err = listTables()
 	if err != nil {
 		t.Fatal(err)
+	}
+	var tables []string
+	for _, tb := range all {
+		if strings.Contains(tb, " kumo") {
+			tables = append(tables, tb)
+		}
 	}
 	pids, _ := exec.Command("pgrep", "-x", "dnsmasq").Output()
 	return fmt.Sprintf("links: %s\nnetns: %s\nnft: %s\ndnsmasq: %s", strings.Join(names, " "),
@@ -158,6 +199,7 @@ func newVM(t *testing.T, portID string, mac string, ip string) *vm {
 	v := &vm{ns: "kvmtest-" + short(portID), tap: TapName(portID), mac: mustMAC(mac), ip: net.ParseIP(ip)}
 	run(t, "", "ip", "netns", "add", v.ns)
 	t.Cleanup(func() {
+		killNamespaceProcesses(v.ns)
 		_, _ = tryRun("", "ip", "link", "del", v.tap)
 		_, _ = tryRun("", "ip", "netns", "del", v.ns)
 	})
@@ -237,8 +279,9 @@ func (v *vm) dhcp(t *testing.T) string {
 	return string(bytes.TrimSpace(b))
 }
 
-// timers are the bridge's running timers, which change by themselves.
-var timers = regexp.MustCompile(`\w+_timer +[0-9.]+`)
+// timers are the bridge's running timers and the operational state, which
+// change by themselves (the admin UP flag stays in the flags).
+var timers = regexp.MustCompile(`\w+_timer +[0-9.]+| state [A-Z]+ mode`)
 
 // links lists links in detail, without the bridge timers.
 func links(t *testing.T, ns string) string {

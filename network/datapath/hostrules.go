@@ -250,7 +250,9 @@ func inetRuleset(table string, ports []portMark, order []Network, nets map[strin
 	for _, n := range order {
 		if _, ok := nets[n.ID]; ok && n.NATUplink && n.HostAddress != nil && n.HostAddress.IP.To4() != nil {
 			cidr := &net.IPNet{IP: n.HostAddress.IP.Mask(n.HostAddress.Mask), Mask: n.HostAddress.Mask}
-			nat = append(nat, fmt.Sprintf("ip saddr %s oifname != %q masquerade", cidr, BridgeName(n.ID)))
+			// Only routed traffic (in from this bridge, out elsewhere):
+			// bridged traffic passes postrouting too, via br_netfilter.
+			nat = append(nat, fmt.Sprintf("iifname %q oifname != %q ip saddr %s masquerade", BridgeName(n.ID), BridgeName(n.ID), cidr))
 		}
 	}
 	b.WriteString("\tchain postrouting {\n\t\ttype nat hook postrouting priority srcnat; policy accept;\n")
