@@ -1,9 +1,9 @@
 package datapath
 
 import (
-	"os"
 	"context"
 	"net"
+	"os"
 	"strings"
 	"testing"
 	"time"
