@@ -39,6 +39,8 @@ type Datapath struct {
 	mu        sync.Mutex
 	applied   map[string]string // nftables table key -> last ruleset applied
 	portRules map[string]string // port ID -> rules last applied
+	taps      map[string]Port    // tap name -> port, of the last State
+	nets      map[string]Network // converged networks of the last State
 	metadata  *metadataServers
 	children  sync.Map // pid -> chan struct{} closed when our dnsmasq child is reaped
 }
@@ -145,7 +147,10 @@ func (d *Datapath) Apply(ctx context.Context, st State) error {
 			d.removeRouter(r.ID)
 		}
 	}
+	d.taps = map[string]Port{}
+	d.nets = nets
 	for _, p := range st.Ports {
+		d.taps[p.device()] = p
 		if err := d.plugPort(p, nets); err != nil {
 			fail("port", p.ID, err)
 		}

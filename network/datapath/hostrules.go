@@ -46,11 +46,7 @@ func securedPorts(st State, nets map[string]Network) []portMark {
 		if _, ok := nets[p.NetworkID]; !ok {
 			continue
 		}
-		dev := p.Device
-		if dev == "" {
-			dev = TapName(p.ID)
-		}
-		out = append(out, portMark{p: p, idx: len(out) + 1, dev: dev})
+		out = append(out, portMark{p: p, idx: len(out) + 1, dev: p.device()})
 	}
 	return out
 }

@@ -16,10 +16,7 @@ func (d *Datapath) plugPort(p Port, nets map[string]Network) error {
 	if !ok {
 		return fmt.Errorf("network %s is not converged", p.NetworkID)
 	}
-	dev := p.Device
-	if dev == "" {
-		dev = TapName(p.ID)
-	}
+	dev := p.device()
 	l, err := netlink.LinkByName(dev)
 	if err != nil {
 		var nf netlink.LinkNotFoundError
@@ -46,4 +43,12 @@ func (d *Datapath) plugPort(p Port, nets map[string]Network) error {
 		return netlink.LinkSetUp(l)
 	}
 	return nil
+}
+
+// device is the port's tap name.
+func (p Port) device() string {
+	if p.Device != "" {
+		return p.Device
+	}
+	return TapName(p.ID)
 }
