@@ -37,8 +37,8 @@ type Datapath struct {
 	alias string
 
 	mu        sync.Mutex
-	applied   map[string]string // nftables table key -> last ruleset applied
-	portRules map[string]string // port ID -> rules last applied
+	applied   map[string]string  // nftables table key -> last ruleset applied
+	portRules map[string]string  // port ID -> rules last applied
 	taps      map[string]Port    // tap name -> port, of the last State
 	nets      map[string]Network // converged networks of the last State
 	metadata  *metadataServers
