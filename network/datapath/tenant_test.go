@@ -1,6 +1,7 @@
 package datapath
 
 import (
+	"os"
 	"context"
 	"fmt"
 	"net"
@@ -126,6 +127,48 @@ func TestTenantNetwork(t *testing.T) {
 		}
 		run(t, a.ns, "ip", "link", "set", "eth0", "address", a.mac.String())
 		waitFor(t, 3*time.Second, "ping with the real MAC again", func() bool { return a.ping(b.ip.String()) })
+
+		// ARP: a claims the DHCP port's address; b's cache must keep the
+		// real MAC (the kernel takes gratuitous ARP for known entries).
+		if !b.ping("10.0.0.2") {
+			t.Fatal("b cannot reach the DHCP port")
+		}
+		time.Sleep(1100 * time.Millisecond) // past the neighbour locktime
+		run(t, a.ns, "sysctl", "-qw", "net.ipv4.ip_nonlocal_bind=1")
+		run(t, a.ns, "busybox", "arping", "-U", "-c", "2", "-w", "1", "-I", "eth0", "-s", "10.0.0.2", "10.0.0.2")
+		if neigh := run(t, b.ns, "ip", "neigh", "show", "10.0.0.2"); !strings.Contains(neigh, "fa:16:3e:00:00:02") {
+			t.Fatalf("ARP spoofing passed: b has %s", neigh)
+		}
+	})
+
+	t.Run("a VM cannot act as a DHCP server", func(t *testing.T) {
+		dir := t.TempDir()
+		conf := dir + "/udhcpd.conf"
+		if err := os.WriteFile(conf, []byte("start 10.0.0.100\nend 10.0.0.110\ninterface eth0\nlease_file "+dir+"/leases\npidfile "+dir+"/pid\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		run(t, b.ns, "busybox", "udhcpd", conf)
+		// Nothing else answers this MAC: dnsmasq has no host entry for it.
+		rogue := newVM(t, newID(), "fa:16:3e:00:00:77", "10.0.0.77")
+		st2 := st
+		st2.Ports = append([]Port(nil), st.Ports...)
+		// b's security group lets DHCP requests in: only anti-spoofing
+		// stands between b's server and the rogue client.
+		st2.Ports[1].Rules = append(append([]Rule(nil), st2.Ports[1].Rules...),
+			Rule{Direction: Ingress, EtherType: "IPv4", Protocol: "udp", PortMin: 67, PortMax: 67})
+		st2.Ports = append(st2.Ports, Port{ID: "rogue-" + netID, NetworkID: netID, Device: rogue.tap,
+			MAC: rogue.mac, IPs: []net.IP{rogue.ip}, PortSecurity: true, Rules: st.Ports[0].Rules})
+		if err := d.Apply(ctx, st2); err != nil {
+			t.Fatal(err)
+		}
+		out, err := tryRun(rogue.ns, "busybox", "udhcpc", "-i", "eth0", "-f", "-q", "-n", "-t", "2", "-T", "1", "-s", "/bin/true")
+		killNamespaceProcesses(b.ns)
+		if err == nil {
+			t.Fatalf("a lease came from the VM's DHCP server: %s", out)
+		}
+		if err := d.Apply(ctx, st); err != nil {
+			t.Fatal(err)
+		}
 	})
 
 	t.Run("only static hosts get addresses; a new host is a reload, not a restart", func(t *testing.T) {
