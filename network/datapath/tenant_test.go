@@ -1,11 +1,11 @@
 package datapath
 
 import (
-	"os"
 	"context"
 	"fmt"
 	"net"
 	"net/http"
+	"os"
 	"strings"
 	"testing"
 	"time"
