@@ -8,6 +8,8 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+
+	"github.com/vishvananda/netlink"
 )
 
 // Config configures a Datapath.
@@ -41,6 +43,7 @@ type Datapath struct {
 	portRules map[string]string  // port ID -> rules last applied
 	taps      map[string]Port    // tap name -> port, of the last State
 	nets      map[string]Network // converged networks of the last State
+	root      *netlink.Handle    // root namespace netlink handle, during Apply
 	metadata  *metadataServers
 	children  sync.Map // pid -> chan struct{} closed when our dnsmasq child is reaped
 }
@@ -101,6 +104,12 @@ func (d *Datapath) Apply(ctx context.Context, st State) error {
 	if err := os.MkdirAll(d.cfg.StateDir, 0o755); err != nil {
 		return err
 	}
+	root, err := netlink.NewHandle()
+	if err != nil {
+		return err
+	}
+	defer root.Close()
+	d.root = root
 	var errs []error
 	fail := func(kind, id string, err error) {
 		d.log.Warn("datapath object failed", "kind", kind, "id", id, "err", err)

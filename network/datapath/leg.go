@@ -58,7 +58,7 @@ func (d *Datapath) ensureLeg(h *netlink.Handle, ns netns.NsHandle, lg leg) (netl
 			return nil, err
 		}
 	}
-	if err := d.ensureAttrs(netlink.NewHandle, root, lg.mtu, br.Attrs().Index); err != nil {
+	if err := d.ensureAttrs(d.root, root, lg.mtu, br.Attrs().Index); err != nil {
 		return nil, err
 	}
 	if len(lg.mac) > 0 && !bytes.Equal(inner.Attrs().HardwareAddr, lg.mac) {
@@ -66,10 +66,10 @@ func (d *Datapath) ensureLeg(h *netlink.Handle, ns netns.NsHandle, lg leg) (netl
 			return nil, fmt.Errorf("mac %s: %w", lg.inner, err)
 		}
 	}
-	if err := d.ensureAttrsH(h, inner, lg.mtu, 0); err != nil {
+	if err := d.ensureAttrs(h, inner, lg.mtu, 0); err != nil {
 		return nil, err
 	}
-	if err := ensureAddrsH(h, inner, lg.addrs); err != nil {
+	if err := ensureAddrs(h, inner, lg.addrs); err != nil {
 		return nil, err
 	}
 	return inner, nil

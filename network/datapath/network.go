@@ -63,7 +63,7 @@ func (d *Datapath) ensureNetwork(n Network) error {
 		err = d.ensureNetworkUplink(n, br)
 	}
 	if err == nil && n.HostAddress != nil {
-		err = ensureAddrs(netlink.NewHandle, br, []*net.IPNet{n.HostAddress})
+		err = ensureAddrs(d.root, br, []*net.IPNet{n.HostAddress})
 	}
 	if err != nil && created {
 		_ = netlink.LinkDel(br)
@@ -94,21 +94,13 @@ func (d *Datapath) ensureBridge(name string, mtu int, created *bool) (netlink.Li
 	} else if l.Type() != "bridge" {
 		return nil, fmt.Errorf("%s exists and is a %s, not a bridge", name, l.Type())
 	}
-	return l, d.ensureAttrs(netlink.NewHandle, l, mtu, 0)
+	return l, d.ensureAttrs(d.root, l, mtu, 0)
 }
 
-// ensureAttrs corrects alias, MTU, master (if > 0) and up state of a link,
-// writing only what differs.
-func (d *Datapath) ensureAttrs(newHandle func(...int) (*netlink.Handle, error), l netlink.Link, mtu, master int) error {
-	h, err := newHandle()
-	if err != nil {
-		return err
-	}
-	defer h.Close()
-	return d.ensureAttrsH(h, l, mtu, master)
-}
-
-func (d *Datapath) ensureAttrsH(h *netlink.Handle, l netlink.Link, mtu, master int) error {
+// ensureAttrs corrects alias, MTU, master (if > 0) and up state of a link
+// through h (the root namespace's or a namespace's handle), writing only
+// what differs.
+func (d *Datapath) ensureAttrs(h *netlink.Handle, l netlink.Link, mtu, master int) error {
 	a := l.Attrs()
 	if a.Alias != d.alias {
 		if err := h.LinkSetAlias(l, d.alias); err != nil {
@@ -182,7 +174,7 @@ func (d *Datapath) ensureNetworkUplink(n Network, br netlink.Link) error {
 			return err
 		}
 	}
-	if err := d.ensureAttrs(netlink.NewHandle, l, n.mtu(), idx); err != nil {
+	if err := d.ensureAttrs(d.root, l, n.mtu(), idx); err != nil {
 		return err
 	}
 	return ensurePeers(l, n.PeerVTEPs)
@@ -233,17 +225,9 @@ func ensurePeers(l netlink.Link, peers []net.IP) error {
 	return nil
 }
 
-// ensureAddrs makes the link's global IPv4/IPv6 addresses exactly want.
-func ensureAddrs(newHandle func(...int) (*netlink.Handle, error), l netlink.Link, want []*net.IPNet) error {
-	h, err := newHandle()
-	if err != nil {
-		return err
-	}
-	defer h.Close()
-	return ensureAddrsH(h, l, want)
-}
-
-func ensureAddrsH(h *netlink.Handle, l netlink.Link, want []*net.IPNet) error {
+// ensureAddrs makes the link's addresses exactly want (leaving the
+// kernel's IPv6 link-local address alone).
+func ensureAddrs(h *netlink.Handle, l netlink.Link, want []*net.IPNet) error {
 	have, err := h.AddrList(l, netlink.FAMILY_ALL)
 	if err != nil {
 		return err
