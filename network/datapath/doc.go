@@ -40,8 +40,9 @@
 // # Networks
 //
 // VXLAN networks use unicast VXLAN: one all-zero FDB entry per peer VTEP
-// (head-end replication of broadcast and unknown unicast), MAC learning on;
-// no multicast is needed, and a single host needs no peer. Flat networks
+// (head-end replication of broadcast and unknown unicast), MAC learning on
+// (MACs learned behind a VTEP that stops being a peer are removed); no
+// multicast is needed, and a single host needs no peer. Flat networks
 // enslave a named host interface, or are host-only bridges that may carry
 // a host address (HostAddress) and be NATed to the host's uplink
 // (NATUplink: masquerade in the inet table, ip_forward on) — the
@@ -92,7 +93,10 @@
 // removed rule also stops the flows it had admitted. Ports without port
 // security are not filtered. Rules match tap names, so a tap that does not
 // exist yet is covered the moment it appears; Apply plugs it into its
-// bridge when it exists.
+// bridge when it exists, and WatchTaps plugs it the moment it appears.
+// Any IPv6 link-local source is allowed (the MAC is pinned anyway);
+// allowed address pairs open their CIDR for IP and ARP and their MAC for
+// any of the port's addresses (MACs and addresses are not bound in pairs).
 //
 // nftables rules are loaded with nft(8) as whole tables in one transaction
 // each (add, delete, define), which keeps each table readable and atomic.

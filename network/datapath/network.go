@@ -190,15 +190,26 @@ func ensurePeers(l netlink.Link, peers []net.IP) error {
 	if err != nil {
 		return err
 	}
-	have := map[string]netlink.Neigh{}
-	for _, nb := range neighs {
-		if bytes.Equal(nb.HardwareAddr, zeroMAC) && nb.IP != nil {
-			have[nb.IP.String()] = nb
-		}
-	}
 	want := map[string]bool{}
 	for _, p := range peers {
 		want[p.String()] = true
+	}
+	have := map[string]netlink.Neigh{}
+	for _, nb := range neighs {
+		if nb.IP == nil {
+			continue
+		}
+		if bytes.Equal(nb.HardwareAddr, zeroMAC) {
+			have[nb.IP.String()] = nb
+		} else if !want[nb.IP.String()] {
+			// A MAC learned behind a VTEP that is no longer a peer.
+			nb := nb
+			if err := netlink.NeighDel(&nb); err != nil {
+				return fmt.Errorf("fdb %s via %s: %w", nb.HardwareAddr, nb.IP, err)
+			}
+		}
+	}
+	for _, p := range peers {
 		if _, ok := have[p.String()]; ok {
 			continue
 		}
