@@ -178,3 +178,38 @@ func TestObjectErrors(t *testing.T) {
 		}
 	}
 }
+
+// Apply repairs drift: a table or link removed behind its back comes back
+// on the next Apply even though the State did not change.
+func TestDriftRepaired(t *testing.T) {
+	d := newTestDatapath(t, nil)
+	ctx := context.Background()
+	netID := newID()
+	a := newVM(t, newID(), "fa:16:3e:00:0a:05", "10.10.0.5")
+	st := State{
+		Networks: []Network{{ID: netID, Type: VXLAN, VNI: 4080}},
+		Ports:    []Port{{ID: "a", NetworkID: netID, Device: a.tap, MAC: a.mac, IPs: []net.IP{a.ip}, PortSecurity: true}},
+	}
+	if err := d.Apply(ctx, st); err != nil {
+		t.Fatal(err)
+	}
+	run(t, "", "nft", "delete", "table", "inet", d.tableName())
+	run(t, "", "ip", "link", "del", VXLANName(4080))
+	run(t, "", "ip", "link", "set", a.tap, "nomaster")
+	if err := d.Apply(ctx, st); err != nil {
+		t.Fatal(err)
+	}
+	if ok, err := tableExists("", "inet", d.tableName()); err != nil || !ok {
+		t.Fatalf("inet table not restored: %v", err)
+	}
+	br, err := netlink.LinkByName(BridgeName(netID))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{VXLANName(4080), a.tap} {
+		l, err := netlink.LinkByName(name)
+		if err != nil || l.Attrs().MasterIndex != br.Attrs().Index {
+			t.Fatalf("%s not back on the bridge: %v", name, err)
+		}
+	}
+}
