@@ -187,6 +187,11 @@ func (d *Datapath) ensureDnsmasq(s DHCPServer, nsName, dir string) error {
 		return err
 	}
 	pid := dnsmasqPID(dir)
+	if pid > 0 && !inNamespaceOf(pid, nsName) {
+		// The namespace was recreated under a running dnsmasq.
+		d.stopProcess(pid)
+		pid = 0
+	}
 	switch {
 	case pid > 0 && confChanged:
 		d.stopProcess(pid)
@@ -300,4 +305,14 @@ func alive(pid int) bool {
 	// The state follows the command name in parentheses.
 	i := bytes.LastIndexByte(b, ')')
 	return i < 0 || i+2 >= len(b) || b[i+2] != 'Z'
+}
+
+// inNamespaceOf reports whether a process runs in the named namespace.
+func inNamespaceOf(pid int, nsName string) bool {
+	var a, b syscall.Stat_t
+	if syscall.Stat(fmt.Sprintf("/proc/%d/ns/net", pid), &a) != nil ||
+		syscall.Stat(filepath.Join(netnsDir, nsName), &b) != nil {
+		return false
+	}
+	return a.Dev == b.Dev && a.Ino == b.Ino
 }

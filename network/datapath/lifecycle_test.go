@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"net/http"
 	"net"
 	"os/exec"
 	"strings"
@@ -211,5 +212,35 @@ func TestDriftRepaired(t *testing.T) {
 		if err != nil || l.Attrs().MasterIndex != br.Attrs().Index {
 			t.Fatalf("%s not back on the bridge: %v", name, err)
 		}
+	}
+}
+
+// A DHCP namespace deleted behind Apply's back is rebuilt with a dnsmasq
+// and a metadata listener inside the new namespace.
+func TestDHCPNamespaceRecreated(t *testing.T) {
+	d := newTestDatapath(t, MetadataHandlerFunc(func(w http.ResponseWriter, r *http.Request, src MetadataSource) {
+		_, _ = w.Write([]byte(src.IP.String()))
+	}))
+	ctx := context.Background()
+	netID := newID()
+	a := newVM(t, newID(), "fa:16:3e:00:0b:05", "10.0.0.5")
+	b := newVM(t, newID(), "fa:16:3e:00:0b:06", "10.0.0.6")
+	st := tenantState(netID, newID(), 4090, a, b)
+	if err := d.Apply(ctx, st); err != nil {
+		t.Fatal(err)
+	}
+	old := dnsmasqPID(d.dhcpDir(netID))
+	run(t, "", "ip", "netns", "del", DHCPNamespace(netID))
+	if err := d.Apply(ctx, st); err != nil {
+		t.Fatal(err)
+	}
+	if pid := dnsmasqPID(d.dhcpDir(netID)); pid == 0 || pid == old || !inNamespaceOf(pid, DHCPNamespace(netID)) {
+		t.Fatalf("dnsmasq %d -> %d not in the new namespace", old, pid)
+	}
+	if got := a.dhcp(t); got != "10.0.0.5" {
+		t.Fatalf("DHCP after the namespace came back: %s", got)
+	}
+	if out := run(t, a.ns, "curl", "-sS", "-m", "5", "http://169.254.169.254/"); out != "10.0.0.5" {
+		t.Fatalf("metadata after the namespace came back: %q", out)
 	}
 }

@@ -5,7 +5,9 @@ import (
 	"errors"
 	"net"
 	"net/http"
+	"path/filepath"
 	"sync"
+	"syscall"
 	"time"
 )
 
@@ -51,6 +53,7 @@ type metadataServers struct {
 type metadataServer struct {
 	srv  *http.Server
 	done chan struct{}
+	ino  uint64 // of the namespace the listener lives in
 }
 
 func newMetadataServers(d *Datapath) *metadataServers {
@@ -58,11 +61,21 @@ func newMetadataServers(d *Datapath) *metadataServers {
 }
 
 func (m *metadataServers) ensure(networkID, nsName string) error {
+	var st syscall.Stat_t
+	if err := syscall.Stat(filepath.Join(netnsDir, nsName), &st); err != nil {
+		return err
+	}
 	m.mu.Lock()
-	defer m.mu.Unlock()
-	if _, ok := m.servers[networkID]; ok {
+	s, ok := m.servers[networkID]
+	m.mu.Unlock()
+	if ok && s.ino == st.Ino {
 		return nil
 	}
+	if ok {
+		m.stop(networkID) // its namespace was recreated
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
 	var ln net.Listener
 	err := inNamespace(nsName, func() error {
 		var err error
@@ -76,7 +89,7 @@ func (m *metadataServers) ensure(networkID, nsName string) error {
 		Handler:           m.handler(networkID),
 		ReadHeaderTimeout: 10 * time.Second,
 	}
-	s := &metadataServer{srv: srv, done: make(chan struct{})}
+	s = &metadataServer{srv: srv, done: make(chan struct{}), ino: st.Ino}
 	go func() {
 		defer close(s.done)
 		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
