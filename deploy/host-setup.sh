@@ -28,6 +28,7 @@ PACKAGES=(
 	syslinux
 	extlinux
 	busybox-static
+	curl
 	dropbear-bin
 	cpio
 	e2fsprogs
