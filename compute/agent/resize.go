@@ -33,57 +33,61 @@ func (a *Agent) resize(ctx context.Context, in store.Instance, m store.Migration
 		return nil // done already: a redelivered message
 	}
 	start := time.Now()
-	if err := a.doResize(ctx, in, m); err != nil {
+	if touched, err := a.doResize(ctx, in, m); err != nil {
 		a.log.Warn("resize failed", "server_id", in.UUID, "error", err)
-		return a.failResize(ctx, in, m, err)
+		return a.failResize(ctx, in, m, touched, err)
 	}
 	a.log.Info("resized", "server_id", in.UUID, "flavor", m.NewFlavor.Name, "duration", time.Since(start).Round(time.Millisecond))
 	a.event(ctx, in.UUID, "resize")
 	return nil
 }
 
-func (a *Agent) doResize(ctx context.Context, in store.Instance, m store.Migration) error {
+// doResize runs the resize; touched says whether the guest was powered
+// off or its disk changed before a failure.
+func (a *Agent) doResize(ctx context.Context, in store.Instance, m store.Migration) (touched bool, err error) {
+	// As Nova's libvirt driver, refuse a smaller disk before touching the
+	// guest.
+	if m.NewFlavor.RootGB < m.OldFlavor.RootGB {
+		return false, errors.New("Resize error: Unable to resize disk down.")
+	}
 	st := a.d.Store
-	err := st.ResizeStep(ctx, m, []string{store.MigrationPreMigrating, store.MigrationMigrating, store.MigrationPostMigrating},
+	err = st.ResizeStep(ctx, m, []string{store.MigrationPreMigrating, store.MigrationMigrating, store.MigrationPostMigrating},
 		store.MigrationMigrating, map[string]any{"task_state": store.TaskResizeMigrating}, nil)
 	if err != nil {
-		return err
+		return false, err
 	}
 	if err := a.powerOff(ctx, in.UUID); err != nil {
-		return fmt.Errorf("power off: %w", err)
+		return true, fmt.Errorf("power off: %w", err)
 	}
 	disk, backup := filepath.Join(a.instanceDir(in.UUID), "disk"), a.resizeBackup(in.UUID)
 	if _, err := os.Stat(backup); err == nil {
 		// A resize that was interrupted starts again from the old disk.
 		if err := copyFile(backup, disk); err != nil {
-			return err
+			return true, err
 		}
 	} else if err := copyFile(disk, backup); err != nil {
-		return err
+		return true, err
 	}
-	switch {
-	case m.NewFlavor.RootGB < m.OldFlavor.RootGB:
-		return errors.New("Resize error: Unable to resize disk down.")
-	case m.NewFlavor.RootGB > m.OldFlavor.RootGB:
+	if m.NewFlavor.RootGB > m.OldFlavor.RootGB {
 		out, err := exec.CommandContext(ctx, "qemu-img", "resize", "-q", disk, fmt.Sprintf("%dG", m.NewFlavor.RootGB)).CombinedOutput()
 		if err != nil {
-			return fmt.Errorf("grow disk: %v: %s", err, strings.TrimSpace(string(out)))
+			return true, fmt.Errorf("grow disk: %v: %s", err, strings.TrimSpace(string(out)))
 		}
 	}
 	err = st.ResizeStep(ctx, m, []string{store.MigrationMigrating}, store.MigrationPostMigrating,
 		map[string]any{"task_state": store.TaskResizeFinish}, nil)
 	if err != nil {
-		return err
+		return true, err
 	}
 	if err := a.d.Driver.Define(ctx, a.domainSpec(m.NewFlavor.Apply(in))); err != nil {
-		return err
+		return true, err
 	}
 	if m.OldVMState == store.VMActive {
 		if err := a.d.Driver.Start(ctx, in.UUID); err != nil {
-			return err
+			return true, err
 		}
 	}
-	return st.ResizeStep(ctx, m, []string{store.MigrationPostMigrating}, store.MigrationFinished, map[string]any{
+	return true, st.ResizeStep(ctx, m, []string{store.MigrationPostMigrating}, store.MigrationFinished, map[string]any{
 		"vm_state": store.VMResized, "task_state": nil, "power_state": a.powerState(ctx, in.UUID),
 	}, nil)
 }
@@ -93,7 +97,7 @@ func (a *Agent) doResize(ctx context.Context, in store.Instance, m store.Migrati
 // failed action, and ends the migration in error, as Nova's
 // InstanceFaultRollback does. Only if the old domain cannot be restored
 // does the instance go to ERROR.
-func (a *Agent) failResize(ctx context.Context, in store.Instance, m store.Migration, cause error) error {
+func (a *Agent) failResize(ctx context.Context, in store.Instance, m store.Migration, touched bool, cause error) error {
 	ctx = context.WithoutCancel(ctx)
 	id := in.UUID
 	restore := func() error {
@@ -114,6 +118,9 @@ func (a *Agent) failResize(ctx context.Context, in store.Instance, m store.Migra
 		return nil
 	}
 	vm := m.OldVMState
+	if !touched {
+		restore = func() error { return nil }
+	}
 	if err := restore(); err != nil {
 		a.log.Error("restore instance after failed resize", "server_id", id, "error", err)
 		vm = store.VMError

@@ -1,6 +1,7 @@
 package novaapi
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -136,9 +137,12 @@ func (s *Service) createImage(c *gin.Context, v Version, arg json.RawMessage) (*
 		_ = s.store.UpdateInstance(context.WithoutCancel(ctx), in.UUID, map[string]any{"task_state": nil})
 		return nil, api.Unavailable("Could not reach the compute host: %v", err)
 	}
-	// From 2.45 the image ID is in the body and the Location header is gone.
+	// From 2.45 the image ID is in the body and the Location header is
+	// gone. The body's type is exactly application/json, as Nova's:
+	// gophercloud reads it only then (gin would add a charset).
 	if v.At(45) {
-		return api.Accepted(gin.H{"image_id": img.ID}), nil
+		raw, _ := json.Marshal(gin.H{"image_id": img.ID})
+		return &api.Response{Status: http.StatusAccepted, Stream: bytes.NewReader(raw), ContentType: "application/json"}, nil
 	}
 	return api.Accepted(nil).WithHeader("Location", s.glance.ImageURL(img.ID)), nil
 }
