@@ -113,7 +113,7 @@ func (s *Service) rebuildServer(c *gin.Context, v Version, arg json.RawMessage) 
 			if err != nil {
 				return nil, err
 			}
-			k, err := s.store.GetKeyPair(ctx, in.UserID, kn)
+			k, err := s.store.GetKeyPair(ctx, api.Claims(c).UserID, kn)
 			if errors.Is(err, store.ErrNotFound) {
 				return nil, api.BadRequest("Invalid key_name provided.")
 			}
