@@ -414,3 +414,11 @@ func waitGone(t *testing.T, cc *gophercloud.ServiceClient, id string) {
 		return nil
 	})
 }
+
+// TestOpenstackComputeServerTasks runs scripts/openstack-compute-servers.sh:
+// the real openstack CLI resizes (confirm and revert), rebuilds and
+// snapshots a kumo-tiny server.
+func TestOpenstackComputeServerTasks(t *testing.T) {
+	c := sharedCloud(t)
+	runOpenstackScript(t, "openstack-compute-servers.sh", "IMAGE_ID="+tinyServerImage(t, c, c.AdminClient(t)))
+}

@@ -22,8 +22,8 @@ func TestOpenstackCLI(t *testing.T) {
 
 // runOpenstackScript runs one of scripts/*.sh, which drive the real
 // openstack CLI, against the shared cloud; the test fails (never skips) when
-// the CLI is missing.
-func runOpenstackScript(t *testing.T, name string) {
+// the CLI is missing. extraEnv adds VAR=value settings the script reads.
+func runOpenstackScript(t *testing.T, name string, extraEnv ...string) {
 	t.Helper()
 	if _, err := os.Stat(openstackCLI); err != nil {
 		t.Fatalf("%s is missing (%v): deploy/host-setup.sh should install the Debian package python3-openstackclient", openstackCLI, err)
@@ -33,10 +33,10 @@ func runOpenstackScript(t *testing.T, name string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, "bash", script)
-	cmd.Env = openstackEnv(t, c)
+	cmd.Env = append(openstackEnv(t, c), extraEnv...)
 	cmd.WaitDelay = 5 * time.Second
 	start := time.Now()
 	out, err := cmd.CombinedOutput()
