@@ -378,6 +378,11 @@ func TestComputeResizeRebuildSnapshot(t *testing.T) {
 		if !gophercloud.ResponseCodeIs(err, http.StatusBadRequest) || !strings.Contains(err.Error(), "Flavor's disk is") {
 			t.Errorf("create from snapshot on a too small disk: %v", err)
 		}
+		// Its image must fit the flavor a resize asks for.
+		err = servers.Resize(ctx, cc, s2.ID, servers.ResizeOpts{FlavorRef: flavorA}).ExtractErr()
+		if !gophercloud.ResponseCodeIs(err, http.StatusBadRequest) || !strings.Contains(err.Error(), "Flavor's disk is") {
+			t.Errorf("resize below the snapshot's disk: %v", err)
+		}
 		// Deleting a server awaiting resize confirmation settles the resize
 		// (the end of the test checks nothing leaked).
 		if err := servers.Resize(ctx, cc, s2.ID, servers.ResizeOpts{FlavorRef: flavorC}).ExtractErr(); err != nil {

@@ -41,8 +41,17 @@ func (s *Service) bootImage(c *gin.Context, id string, rootGB, memoryMB int, reb
 	if img.Status != images.ImageStatusActive {
 		return nil, api.BadRequest("Image %s is not active.", id)
 	}
+	if err := fitsFlavor(img, rootGB, memoryMB); err != nil {
+		return nil, err
+	}
+	return img, nil
+}
+
+// fitsFlavor checks an image's minimum RAM and disk, and its size, against
+// a flavor.
+func fitsFlavor(img *glance.Image, rootGB, memoryMB int) error {
 	if img.MinRAMMegabytes > memoryMB {
-		return nil, api.BadRequest("Flavor's memory is too small for requested image.")
+		return api.BadRequest("Flavor's memory is too small for requested image.")
 	}
 	// A flavor without a root disk boots on a disk the image's size.
 	if rootGB > 0 {
@@ -52,13 +61,13 @@ func (s *Service) bootImage(c *gin.Context, id string, rootGB, memoryMB int, reb
 			size = img.SizeBytes
 		}
 		if size > dest {
-			return nil, api.BadRequest("Flavor's disk is too small for requested image. Flavor disk is %d bytes, image is %d bytes.", dest, size)
+			return api.BadRequest("Flavor's disk is too small for requested image. Flavor disk is %d bytes, image is %d bytes.", dest, size)
 		}
 		if minDisk := int64(img.MinDiskGigabytes) * gib; minDisk > dest {
-			return nil, api.BadRequest("Flavor's disk is smaller than the minimum size specified in image metadata. Flavor disk is %d bytes, minimum size is %d bytes.", dest, minDisk)
+			return api.BadRequest("Flavor's disk is smaller than the minimum size specified in image metadata. Flavor disk is %d bytes, minimum size is %d bytes.", dest, minDisk)
 		}
 	}
-	return img, nil
+	return nil
 }
 
 // snapshotStates are the vm_states createImage is valid in.

@@ -154,6 +154,15 @@ func (s *Service) resizeServer(c *gin.Context, _ Version, arg json.RawMessage) (
 	if in.RootGB > 0 && fl.RootGB == 0 {
 		return nil, api.BadRequest("Server disk was unable to be resized because: Resize to zero disk flavor is not allowed.")
 	}
+	// The image the server runs must fit the new flavor too; an image
+	// since deleted is not checked, as Nova reads it from the instance.
+	if s.glance != nil && in.ImageRef != "" {
+		if img, err := s.glance.Get(ctx, api.Token(c), in.ImageRef); err == nil {
+			if err := fitsFlavor(img, fl.RootGB, fl.MemoryMB); err != nil {
+				return nil, err
+			}
+		}
+	}
 	if s.queue == nil {
 		return nil, api.Unavailable("the compute work queue is not open")
 	}
