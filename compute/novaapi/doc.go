@@ -6,7 +6,11 @@
 // over placement providers and agent heartbeats), claims in placement and
 // hands typed work (compute/work) to the chosen host's agent; power actions
 // and deletes are work messages too, console output a request/reply to the
-// host. Server groups and instance actions will join it as further files of
+// host. Resize (with confirm and revert, a migrations row and placement's
+// move of the old allocation), rebuild and createImage are long tasks on
+// the host (work.Task); images a server boots from are checked, and
+// snapshots created, in the image service with the caller's token. Server
+// groups and instance actions will join it as further files of
 // the same shape.
 //
 // It owns the HTTP face only: data lives in compute/store, quotas in the
