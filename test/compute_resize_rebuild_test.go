@@ -173,6 +173,26 @@ func TestComputeResizeRebuildSnapshot(t *testing.T) {
 		if !gophercloud.ResponseCodeIs(err, http.StatusBadRequest) || !strings.Contains(err.Error(), "Image "+missing+" could not be found.") {
 			t.Errorf("create from an unknown image: %v", err)
 		}
+		// More RAM than the project's quota: 403, nothing changes.
+		err = servers.Resize(ctx, cc, id, servers.ResizeOpts{FlavorRef: testFlavor(t, cc, 60000, 1, 1)}).ExtractErr()
+		if !gophercloud.ResponseCodeIs(err, http.StatusForbidden) || !strings.Contains(err.Error(), "Quota exceeded for ram") {
+			t.Errorf("resize over the RAM quota: %v", err)
+		}
+		// No host has the disk: the resize ends at once in error and the
+		// server stays as it was.
+		huge := testFlavor(t, cc, 128, 1, 1000000)
+		if err := servers.Resize(ctx, cc, id, servers.ResizeOpts{FlavorRef: huge}).ExtractErr(); err != nil {
+			t.Fatalf("resize to a huge disk: %v", err)
+		}
+		if ms := serverMigrations(t, c, tok, id); len(ms) != 1 || ms[0]["status"] != "error" {
+			t.Errorf("migration of a resize no host fits: %v", ms)
+		}
+		if s := waitStatus(t, cc, id, "ACTIVE", time.Minute); s.Flavor["original_name"] != flavorA {
+			t.Errorf("flavor after a resize no host fits: %v", s.Flavor)
+		}
+		if u := usage(t, cc); u[2] != beforeQuota[2]+128 {
+			t.Errorf("quota after a resize no host fits: %v", u)
+		}
 		// Another project's server does not exist for its members.
 		m := newMember(t, c.Identity(t, pc))
 		mc := compute(t, c.Client(t, m.authOpts(c, m.Project.ID)), "")
@@ -201,7 +221,7 @@ func TestComputeResizeRebuildSnapshot(t *testing.T) {
 			t.Errorf("rebuild in VERIFY_RESIZE: %v, want 409", err)
 		}
 		ms := serverMigrations(t, c, tok, id)
-		if len(ms) != 1 || ms[0]["status"] != "finished" || ms[0]["migration_type"] != "resize" || ms[0]["source_compute"] != ms[0]["dest_compute"] {
+		if len(ms) != 2 || ms[0]["status"] != "finished" || ms[0]["migration_type"] != "resize" || ms[0]["source_compute"] != ms[0]["dest_compute"] {
 			t.Fatalf("migrations: %v", ms)
 		}
 		mig := ms[0]["uuid"].(string)
