@@ -95,6 +95,11 @@ func Claims(c *gin.Context) token.Claims {
 	return cl
 }
 
+// Token returns the caller's own token, for a service that acts on another
+// service on the caller's behalf (as Nova passes its request context to
+// Glance).
+func Token(c *gin.Context) string { return c.GetHeader(HeaderAuthToken) }
+
 // Credentials returns the caller's policy credentials.
 func Credentials(c *gin.Context) policy.Credentials {
 	v, _ := c.Get(ctxCredentials)

@@ -1,5 +1,6 @@
 // Package compute is kumo's Nova: the compute API, placement and the
 // scheduler, instance lifecycle, and the per-host compute agent with its
 // hypervisor driver. It must not import another service's packages; it talks
-// to network, image and block storage over NATS.
+// to network and block storage over NATS, and to the image service through
+// its public API with the caller's own token (compute/glance), as Nova does.
 package compute

@@ -263,8 +263,8 @@ func TestComputeServerNoValidHost(t *testing.T) {
 	cc := compute(t, pc, "")
 	ctx := context.Background()
 	flavorID := testFlavor(t, cc, 128, 1, 1000000)
-	// The image need not exist: scheduling fails before anything reads it.
-	created, err := servers.Create(ctx, cc, servers.CreateOpts{Name: uniq("huge"), ImageRef: "00000000-0000-4000-8000-000000000001",
+	imageID := tinyServerImage(t, c, pc)
+	created, err := servers.Create(ctx, cc, servers.CreateOpts{Name: uniq("huge"), ImageRef: imageID,
 		FlavorRef: flavorID, Networks: "none"}, nil).Extract()
 	if err != nil {
 		t.Fatalf("create: %v", err)

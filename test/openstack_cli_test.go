@@ -22,15 +22,15 @@ func TestOpenstackCLI(t *testing.T) {
 
 // runOpenstackScript runs one of scripts/*.sh, which drive the real
 // openstack CLI, against the shared cloud; the test fails (never skips) when
-// the CLI is missing.
-func runOpenstackScript(t *testing.T, name string) {
+// the CLI is missing. extraEnv adds VAR=value settings the script reads.
+func runOpenstackScript(t *testing.T, name string, extraEnv ...string) {
 	t.Helper()
-	runOpenstackScriptFor(t, name, 3*time.Minute)
+	runOpenstackScriptFor(t, name, 5*time.Minute, extraEnv...)
 }
 
 // runOpenstackScriptFor is runOpenstackScript with the script's time limit,
 // for scripts that boot servers.
-func runOpenstackScriptFor(t *testing.T, name string, limit time.Duration) {
+func runOpenstackScriptFor(t *testing.T, name string, limit time.Duration, extraEnv ...string) {
 	t.Helper()
 	if _, err := os.Stat(openstackCLI); err != nil {
 		t.Fatalf("%s is missing (%v): deploy/host-setup.sh should install the Debian package python3-openstackclient", openstackCLI, err)
@@ -43,7 +43,7 @@ func runOpenstackScriptFor(t *testing.T, name string, limit time.Duration) {
 	ctx, cancel := context.WithTimeout(context.Background(), limit)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, "bash", script)
-	cmd.Env = openstackEnv(t, c)
+	cmd.Env = append(openstackEnv(t, c), extraEnv...)
 	cmd.WaitDelay = 5 * time.Second
 	start := time.Now()
 	out, err := cmd.CombinedOutput()

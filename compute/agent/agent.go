@@ -157,6 +157,9 @@ func (a *Agent) Start(ctx context.Context) error {
 		func() (func(), error) {
 			return bus.Consume(runCtx, a.queue, "compute-agent-"+host+"-action", work.Subject(a.cfg.Host, work.VerbAction), a.action)
 		},
+		func() (func(), error) {
+			return bus.Consume(runCtx, a.queue, "compute-agent-"+host+"-task", work.Subject(a.cfg.Host, work.VerbTask), a.task)
+		},
 	}
 	for _, open := range consumers {
 		stop, err := open()

@@ -5,6 +5,9 @@
 // state back to the database, keeps power states in sync from the
 // hypervisor's lifecycle events and a short periodic sync, and reconciles
 // on start (finishing or undoing what a crash interrupted) and on a timer.
+// Long tasks (resize on the same host, rebuild, cold snapshots uploaded to
+// the image service with the caller's token) run on a consumer of their
+// own.
 //
 // It must not touch another host's instances, nor libvirt domains it did
 // not create: a domain is only destroyed as a leftover when its instance

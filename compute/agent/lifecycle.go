@@ -105,8 +105,29 @@ func (a *Agent) boot(ctx context.Context, in store.Instance) (err error) {
 	}
 	undo.Add(func(context.Context) error { return os.RemoveAll(dir) })
 
-	disk := filepath.Join(dir, "disk")
-	err = a.withBaseImage(ctx, in.ImageRef, func(base, format string) error {
+	disk, drive := filepath.Join(dir, "disk"), filepath.Join(dir, "disk.config")
+	if err := a.createDisk(ctx, in, disk); err != nil {
+		return err
+	}
+	if err := a.writeConfigDrive(ctx, in, drive); err != nil {
+		return err
+	}
+	spec := a.domainSpec(in)
+	if err := a.d.Driver.Define(ctx, spec); err != nil {
+		return err
+	}
+	undo.Add(func(ctx context.Context) error { return a.d.Driver.Undefine(ctx, in.UUID) })
+	if err := a.d.Driver.Start(ctx, in.UUID); err != nil {
+		return err
+	}
+	undo.Add(func(ctx context.Context) error { return a.d.Driver.Destroy(ctx, in.UUID) })
+	return nil
+}
+
+// createDisk creates the instance's root disk: a qcow2 overlay on its
+// image, grown to the flavor's root_gb.
+func (a *Agent) createDisk(ctx context.Context, in store.Instance, disk string) error {
+	return a.withBaseImage(ctx, in.ImageRef, func(base, format string) error {
 		args := []string{"create", "-q", "-f", "qcow2", "-F", format, "-b", base, disk}
 		if in.RootGB > 0 {
 			args = append(args, fmt.Sprintf("%dG", in.RootGB))
@@ -117,12 +138,12 @@ func (a *Agent) boot(ctx context.Context, in store.Instance) (err error) {
 		}
 		return nil
 	})
-	if err != nil {
-		return err
-	}
+}
 
-	// There is no metadata service yet, so every instance gets a config
-	// drive: it is how keys and user data reach the guest.
+// writeConfigDrive writes the instance's config drive. There is no
+// metadata service yet, so every instance gets one: it is how keys and
+// user data reach the guest.
+func (a *Agent) writeConfigDrive(ctx context.Context, in store.Instance, drive string) error {
 	cd := configdrive.Drive{Meta: configdrive.Metadata{
 		UUID: in.UUID, Name: in.Name, Hostname: work.Hostname(in.Name), AvailabilityZone: in.AvailabilityZone,
 		ProjectID: in.ProjectID, Meta: map[string]string(in.Metadata),
@@ -131,36 +152,32 @@ func (a *Agent) boot(ctx context.Context, in store.Instance) (err error) {
 		cd.Meta.PublicKeys = map[string]string{*in.KeyName: *in.PublicKey}
 	}
 	if in.UserData != nil && *in.UserData != "" {
+		var err error
 		if cd.UserData, err = base64.StdEncoding.DecodeString(*in.UserData); err != nil {
 			return fmt.Errorf("user data: %w", err)
 		}
 	}
-	drive := filepath.Join(dir, "disk.config")
 	if err := cd.WriteISO(ctx, drive); err != nil {
 		return fmt.Errorf("config drive: %w", err)
 	}
+	return nil
+}
 
-	spec := hypervisor.InstanceSpec{
+// domainSpec is the domain of an instance, sized by the flavor it carries.
+func (a *Agent) domainSpec(in store.Instance) hypervisor.InstanceSpec {
+	dir := a.instanceDir(in.UUID)
+	return hypervisor.InstanceSpec{
 		UUID: in.UUID, Name: domainName(in.UUID), VCPUs: in.VCPUs, MemoryMB: in.MemoryMB, VirtType: a.cfg.VirtType,
 		Disks: []hypervisor.DiskSpec{
-			{Path: disk, Format: hypervisor.FormatQCOW2, Bus: hypervisor.BusVirtio, Device: hypervisor.DeviceDisk, Target: "vda", BootIndex: 1},
+			{Path: filepath.Join(dir, "disk"), Format: hypervisor.FormatQCOW2, Bus: hypervisor.BusVirtio, Device: hypervisor.DeviceDisk, Target: "vda", BootIndex: 1},
 			// kumo-tiny's kernel has no AHCI driver: the config drive is an
 			// IDE cdrom.
-			{Path: drive, Format: hypervisor.FormatRaw, Bus: hypervisor.BusIDE, Device: hypervisor.DeviceCDROM, Target: "hdd", ReadOnly: true},
+			{Path: filepath.Join(dir, "disk.config"), Format: hypervisor.FormatRaw, Bus: hypervisor.BusIDE, Device: hypervisor.DeviceCDROM, Target: "hdd", ReadOnly: true},
 		},
 		ConsoleLog: filepath.Join(dir, "console.log"),
 		Metadata: map[string]string{"name": in.Name, "flavor": in.FlavorName, "project": in.ProjectID,
 			"user": in.UserID, "host": a.cfg.Host},
 	}
-	if err := a.d.Driver.Define(ctx, spec); err != nil {
-		return err
-	}
-	undo.Add(func(ctx context.Context) error { return a.d.Driver.Undefine(ctx, in.UUID) })
-	if err := a.d.Driver.Start(ctx, in.UUID); err != nil {
-		return err
-	}
-	undo.Add(func(ctx context.Context) error { return a.d.Driver.Destroy(ctx, in.UUID) })
-	return nil
 }
 
 // delete handles work.Delete: it tears the instance down on this host,
@@ -185,6 +202,9 @@ func (a *Agent) teardown(ctx context.Context, id string) error {
 		return err
 	}
 	if err := os.RemoveAll(a.instanceDir(id)); err != nil {
+		return err
+	}
+	if err := a.abandonResize(ctx, id); err != nil {
 		return err
 	}
 	if err := a.d.Placement.Release(ctx, id); err != nil {

@@ -10,6 +10,10 @@
 // actions with their events, multi-create, server groups (whose policies
 // the scheduler applies), os-services (a disabled compute service takes no
 // new servers) and os-hypervisors (placement providers plus heartbeats).
+// Resize (with confirm and revert, a migrations row and placement's move
+// of the old allocation), rebuild and createImage are long tasks on the
+// host (work.Task); images a server boots from are checked, and snapshots
+// created, in the image service with the caller's token.
 //
 // It owns the HTTP face only: data lives in compute/store, quotas in the
 // shared quota engine. It must not import another service's packages, and

@@ -481,6 +481,9 @@ func (s *Service) createServer(c *gin.Context, v Version) (*api.Response, error)
 	if r.zone != "" && r.zone != s.cfg.Zone {
 		return nil, api.BadRequest("The requested availability zone is not available")
 	}
+	if _, err := s.bootImage(c, r.imageRef, fl.RootGB, fl.MemoryMB, false); err != nil {
+		return nil, err
+	}
 	in := store.Instance{
 		UUID: uuid.NewString(), Name: r.name, ProjectID: cl.ProjectID, UserID: cl.UserID, ImageRef: r.imageRef,
 		FlavorID: fl.FlavorID, FlavorName: fl.Name, VCPUs: fl.VCPUs, MemoryMB: fl.MemoryMB, RootGB: fl.RootGB,
@@ -730,6 +733,9 @@ func (s *Service) serverAction(c *gin.Context, v Version) (*api.Response, error)
 	}
 	if h, ok := s.serverActions()[name]; ok {
 		return h(c, v, name, arg)
+	}
+	if h, ok := s.taskActions()[name]; ok {
+		return h(c, v, arg)
 	}
 	pa, ok := powerActions[name]
 	if !ok {

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/kumo-cloud/kumo/api"
+	"github.com/kumo-cloud/kumo/compute/glance"
 	pstore "github.com/kumo-cloud/kumo/compute/placement/store"
 	"github.com/kumo-cloud/kumo/compute/scheduler"
 	"github.com/kumo-cloud/kumo/compute/store"
@@ -64,6 +65,9 @@ type Config struct {
 	// Flavors are created at the first start if missing (DefaultFlavors
 	// when nil).
 	Flavors []store.Flavor
+	// ImageURL is the image service's endpoint; empty checks no images
+	// and serves no snapshots.
+	ImageURL string
 }
 
 // Deps are what the compute API needs from the daemon.
@@ -89,6 +93,7 @@ type Service struct {
 	bus       *bus.Bus
 	queue     *bus.WorkQueue
 	beats     *bus.Heartbeats[work.HostInfo]
+	glance    *glance.Client
 }
 
 // New builds the compute API.
@@ -103,18 +108,28 @@ func New(cfg Config, deps Deps) *Service {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Service{cfg: cfg, store: deps.Store, quota: deps.Quota, log: log.With("service", "compute"),
+	s := &Service{cfg: cfg, store: deps.Store, quota: deps.Quota, log: log.With("service", "compute"),
 		placement: deps.Placement, sched: scheduler.New(true), bus: deps.Bus}
+	if cfg.ImageURL != "" {
+		s.glance = glance.New(cfg.ImageURL)
+	}
+	return s
 }
 
 // Build is the daemon.Builder of the compute API: it registers Nova's
 // policy and quota defaults and serves the API on the daemon's database.
 func Build(d daemon.Deps) (daemon.Service, error) {
-	if err := d.Policy.Register(Policy); err != nil {
-		return nil, err
+	for _, p := range []map[string]string{Policy, TaskPolicy} {
+		if err := d.Policy.Register(p); err != nil {
+			return nil, err
+		}
 	}
 	d.Quota.Register(DefaultQuotas)
-	return New(Config{PublicURL: d.URL}, Deps{Store: store.New(d.DB), Quota: d.Quota, Log: d.Log,
+	imageURL := d.Config.ImageURL
+	if imageURL == "" {
+		imageURL = d.URL + "/image"
+	}
+	return New(Config{PublicURL: d.URL, ImageURL: imageURL}, Deps{Store: store.New(d.DB), Quota: d.Quota, Log: d.Log,
 		Placement: pstore.New(d.DB), Bus: d.Bus}), nil
 }
 
@@ -247,6 +262,7 @@ func (s *Service) API() api.Service {
 		r(G, "/os-hypervisors/:hypervisor_id", "os_compute_api:os-hypervisors:show", s.getHypervisor),
 		until(52, r(G, "/os-hypervisors/:hypervisor_id/search", "os_compute_api:os-hypervisors:search", s.searchHypervisors(false))),
 		until(52, r(G, "/os-hypervisors/:hypervisor_id/servers", "os_compute_api:os-hypervisors:servers", s.searchHypervisors(true))),
+		r(G, "/os-migrations", "os_compute_api:os-migrations:index", s.listMigrations),
 
 		r(G, "/extensions", "os_compute_api:extensions", s.listExtensions),
 		r(G, "/extensions/:alias", "os_compute_api:extensions", s.getExtension),

@@ -21,6 +21,18 @@ const (
 	VerbSpawn  = "spawn"
 	VerbDelete = "delete"
 	VerbAction = "action"
+	// VerbTask carries the long server tasks (resize, rebuild, snapshot)
+	// on a consumer of their own, so they never hold up power actions.
+	VerbTask = "task"
+)
+
+// Long server tasks carried by Task.
+const (
+	TaskResize        = "resize"
+	TaskConfirmResize = "confirm_resize"
+	TaskRevertResize  = "revert_resize"
+	TaskRebuild       = "rebuild"
+	TaskSnapshot      = "snapshot"
 )
 
 // Power and lifecycle actions carried by Action.
@@ -56,6 +68,23 @@ type Delete struct {
 type Action struct {
 	InstanceUUID string `json:"instance_uuid"`
 	Action       string `json:"action"`
+}
+
+// Task asks the host's agent to run a long task on an instance.
+type Task struct {
+	InstanceUUID string `json:"instance_uuid"`
+	Task         string `json:"task"`
+	// MigrationUUID names the resize a resize, confirm or revert works on.
+	MigrationUUID string `json:"migration_uuid,omitempty"`
+	// ImageID is the image a snapshot uploads to.
+	ImageID string `json:"image_id,omitempty"`
+	// ImageURL and Token let the agent act on the image service as the
+	// caller, as Nova hands its compute manager the request context: the
+	// token is the caller's own and expires with it (an hour by default),
+	// which bounds how long a queued snapshot may wait. The work stream is
+	// a work queue, so the message and its token are gone once acked.
+	ImageURL string `json:"image_url,omitempty"`
+	Token    string `json:"token,omitempty"`
 }
 
 // ConsoleRequest asks a host for the tail of an instance's serial console.

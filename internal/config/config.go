@@ -46,6 +46,9 @@ type Config struct {
 	// PublicURL is the base URL clients reach this kumo on, as written into
 	// the catalog and clouds.yaml; empty means http://<listen>.
 	PublicURL string
+	// ImageURL is the image service's endpoint the compute API uses;
+	// empty means <public url>/image (all-in-one).
+	ImageURL string
 	// TokenTTL is the lifetime of issued tokens; zero means identity's
 	// default (one hour). It must stay under the events stream's 7-day
 	// retention, which carries revocations.
@@ -115,6 +118,7 @@ func (c *Config) fields() []field {
 		{&c.VirtTypeFile, "virt-type-file", "KUMO_VIRT_TYPE_FILE", "where the host probe recorded kvm or qemu"},
 		{&c.Host, "host", "KUMO_HOST", "name of this node"},
 		{&c.PublicURL, "public-url", "KUMO_PUBLIC_URL", "base URL clients use, for the catalog (default: http://<listen>)"},
+		{&c.ImageURL, "image-url", "KUMO_IMAGE_URL", "image service endpoint the compute API uses (default: <public url>/image)"},
 		{&c.PolicyFile, "policy-file", "KUMO_POLICY_FILE", "policy override file (oslo.policy YAML or JSON)"},
 		{&c.LogLevel, "log-level", "KUMO_LOG_LEVEL", "debug, info, warn or error"},
 		{&c.LogFormat, "log-format", "KUMO_LOG_FORMAT", "text or json"},
