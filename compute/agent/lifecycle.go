@@ -152,6 +152,9 @@ func (a *Agent) boot(ctx context.Context, in store.Instance) (err error) {
 		Metadata: map[string]string{"name": in.Name, "flavor": in.FlavorName, "project": in.ProjectID,
 			"user": in.UserID, "host": a.cfg.Host},
 	}
+	if spec.Disks, err = addFlavorDisks(ctx, undo, dir, in, spec.Disks); err != nil {
+		return err
+	}
 	if err := a.d.Driver.Define(ctx, spec); err != nil {
 		return err
 	}
