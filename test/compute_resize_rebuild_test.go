@@ -24,7 +24,7 @@ var memTotalRE = regexp.MustCompile(`user_data: MemTotal:\s+(\d+) kB`)
 // waitBoots waits until the server's console shows at least n boots (READY
 // lines and the MemTotal lines its user data prints) and returns the last
 // MemTotal in kB and the last READY line.
-func waitBoots(t *testing.T, cc *gophercloud.ServiceClient, id string, n int) (int, string) {
+func waitBootMemory(t *testing.T, cc *gophercloud.ServiceClient, id string, n int) (int, string) {
 	t.Helper()
 	var mem int
 	var ready string
@@ -139,7 +139,7 @@ func TestComputeResizeRebuildSnapshot(t *testing.T) {
 	id := created.ID
 	t.Cleanup(func() { _ = servers.Delete(context.Background(), cc, id).ExtractErr() })
 	waitStatus(t, cc, id, "ACTIVE", 3*time.Minute)
-	mem, _ := waitBoots(t, cc, id, 1)
+	mem, _ := waitBootMemory(t, cc, id, 1)
 	wantMem(t, "flavor A", mem, 128)
 	boots := 1
 
@@ -235,7 +235,7 @@ func TestComputeResizeRebuildSnapshot(t *testing.T) {
 			t.Errorf("quota in VERIFY_RESIZE %v, want %v + (1, 1, 192)", u, beforeQuota)
 		}
 		boots++
-		mem, _ := waitBoots(t, cc, id, boots)
+		mem, _ := waitBootMemory(t, cc, id, boots)
 		wantMem(t, "flavor B before confirm", mem, 192)
 
 		if err := servers.ConfirmResize(ctx, cc, id).ExtractErr(); err != nil {
@@ -276,7 +276,7 @@ func TestComputeResizeRebuildSnapshot(t *testing.T) {
 		}
 		waitStatus(t, cc, id, "VERIFY_RESIZE", 3*time.Minute)
 		boots++
-		mem, _ := waitBoots(t, cc, id, boots)
+		mem, _ := waitBootMemory(t, cc, id, boots)
 		wantMem(t, "flavor C", mem, 160)
 		// A smaller flavor is charged at the larger size until confirmed.
 		if u := usage(t, cc); u[2] != beforeQuota[2]+192 {
@@ -292,7 +292,7 @@ func TestComputeResizeRebuildSnapshot(t *testing.T) {
 			t.Errorf("flavor after revert: %v", s.Flavor)
 		}
 		boots++
-		mem, _ = waitBoots(t, cc, id, boots)
+		mem, _ = waitBootMemory(t, cc, id, boots)
 		wantMem(t, "flavor B after revert", mem, 192)
 		if got := allocated(t, c, tok, id); got["MEMORY_MB"] != 192 {
 			t.Errorf("allocation after revert: %v", got)
@@ -318,7 +318,7 @@ func TestComputeResizeRebuildSnapshot(t *testing.T) {
 		}
 		waitStatus(t, cc, id, "ACTIVE", 3*time.Minute)
 		boots++
-		_, ready := waitBoots(t, cc, id, boots)
+		_, ready := waitBootMemory(t, cc, id, boots)
 		t.Logf("figure: rebuild to READY %.1fs", time.Since(start).Seconds())
 		if !strings.HasPrefix(ready, "KUMO-TINY READY "+newName) {
 			t.Errorf("after rebuild the guest says %q", ready)
@@ -389,7 +389,7 @@ func TestComputeResizeRebuildSnapshot(t *testing.T) {
 			t.Fatalf("create from snapshot: %v", err)
 		}
 		waitStatus(t, cc, s2.ID, "ACTIVE", 3*time.Minute)
-		_, ready := waitBoots(t, cc, s2.ID, 1)
+		_, ready := waitBootMemory(t, cc, s2.ID, 1)
 		if !strings.HasPrefix(ready, "KUMO-TINY READY "+name2) {
 			t.Errorf("server from snapshot says %q", ready)
 		}

@@ -81,6 +81,28 @@ func waitStatus(t testing.TB, cc *gophercloud.ServiceClient, id, want string, ti
 	return s
 }
 
+// waitBoots waits until the server's console shows n READY markers, one
+// per boot of the guest, fails if it shows more, and returns the console.
+func waitBoots(t testing.TB, cc *gophercloud.ServiceClient, id, name string, n int) string {
+	t.Helper()
+	var console string
+	waitFor(t, 3*time.Minute, fmt.Sprintf("READY marker number %d", n), func() error {
+		out, err := servers.ShowConsoleOutput(context.Background(), cc, id, servers.ShowConsoleOutputOpts{}).Extract()
+		if err != nil {
+			return err
+		}
+		console = out
+		switch got := strings.Count(out, "KUMO-TINY READY "+name); {
+		case got > n:
+			t.Fatalf("%d READY markers, want %d; console:\n%s", got, n, tailLines(out, 40))
+		case got < n:
+			return fmt.Errorf("%d READY markers; console tail: %q", got, tailLines(out, 5))
+		}
+		return nil
+	})
+	return console
+}
+
 func usage(t testing.TB, cc *gophercloud.ServiceClient) [3]int {
 	t.Helper()
 	l, err := limits.Get(context.Background(), cc, nil).Extract()
@@ -189,6 +211,10 @@ func TestComputeServerLifecycle(t *testing.T) {
 		t.Errorf("list by name: %+v", all)
 	}
 
+	// Every boot adds a READY marker to the console log (it is appended
+	// to across restarts of the domain); each step waits for the guest to
+	// be up again, so the next one does not hit a guest still booting.
+	boots := 1
 	if err := servers.Stop(ctx, cc, id).ExtractErr(); err != nil {
 		t.Fatalf("stop: %v", err)
 	}
@@ -197,10 +223,28 @@ func TestComputeServerLifecycle(t *testing.T) {
 		t.Fatalf("start: %v", err)
 	}
 	waitStatus(t, cc, id, "ACTIVE", 2*time.Minute)
+	boots++
+	waitBoots(t, cc, id, name, boots)
 	if err := servers.Reboot(ctx, cc, id, servers.RebootOpts{Type: servers.HardReboot}).ExtractErr(); err != nil {
 		t.Fatalf("reboot: %v", err)
 	}
 	waitStatus(t, cc, id, "ACTIVE", 2*time.Minute)
+	boots++
+	waitBoots(t, cc, id, name, boots)
+	// A soft reboot is a clean shutdown of the guest and a fresh boot.
+	if err := servers.Reboot(ctx, cc, id, servers.RebootOpts{Type: servers.SoftReboot}).ExtractErr(); err != nil {
+		t.Fatalf("soft reboot: %v", err)
+	}
+	if s, err := servers.Get(ctx, cc, id).Extract(); err != nil || s.Status != "REBOOT" {
+		t.Errorf("status right after a soft reboot: %v %v, want REBOOT", s, err)
+	}
+	waitStatus(t, cc, id, "ACTIVE", 2*time.Minute)
+	boots++
+	// busybox init says this when the guest shuts down cleanly: on the
+	// stop, and now on the soft reboot (not a fallback to a hard one).
+	if n := strings.Count(waitBoots(t, cc, id, name, boots), "The system is going down NOW!"); n != 2 {
+		t.Errorf("%d clean shutdowns on the console, want 2 (stop, soft reboot)", n)
+	}
 	for _, step := range []struct {
 		name string
 		call func() error
@@ -251,6 +295,9 @@ func TestComputeServerLifecycle(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(c.StateDir, "instances", id)); !os.IsNotExist(err) {
 		t.Errorf("instance dir remains: %v", err)
+	}
+	if a, ok := placementGet(t, c, pc.Token(), "/allocations/"+id)["allocations"].(map[string]any); !ok || len(a) != 0 {
+		t.Errorf("placement allocations of the deleted server: %v", a)
 	}
 	if u := usage(t, cc); u != before {
 		t.Errorf("quota usage %v after delete, want %v", u, before)

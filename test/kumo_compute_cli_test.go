@@ -35,7 +35,7 @@ func TestKumoComputeCLI(t *testing.T) {
 	t.Cleanup(func() { k.exec(admin, "flavor", "delete", flavorID) })
 	var flavors []map[string]any
 	k.json(&flavors, admin, "flavor", "list")
-	if !hasRow(flavors, map[string]any{"id": flavorID, "name": flavorName}) || !hasRow(flavors, map[string]any{"name": "m1.tiny", "ram": float64(512)}) {
+	if !hasRow(flavors, map[string]any{"id": flavorID, "name": flavorName}) || !hasRow(flavors, map[string]any{"name": "m1.tiny", "ram": float64(128)}) {
 		t.Fatalf("flavor list = %v", flavors)
 	}
 	k.json(&fl, admin, "flavor", "show", "m1.tiny")

@@ -112,6 +112,9 @@ func (a *Agent) boot(ctx context.Context, in store.Instance) (err error) {
 	if err := a.writeConfigDrive(ctx, in, drive); err != nil {
 		return err
 	}
+	if err := createFlavorDisks(ctx, undo, dir, in); err != nil {
+		return err
+	}
 	spec := a.domainSpec(in)
 	if err := a.d.Driver.Define(ctx, spec); err != nil {
 		return err
@@ -168,12 +171,12 @@ func (a *Agent) domainSpec(in store.Instance) hypervisor.InstanceSpec {
 	dir := a.instanceDir(in.UUID)
 	return hypervisor.InstanceSpec{
 		UUID: in.UUID, Name: domainName(in.UUID), VCPUs: in.VCPUs, MemoryMB: in.MemoryMB, VirtType: a.cfg.VirtType,
-		Disks: []hypervisor.DiskSpec{
+		Disks: withFlavorDisks(dir, in, []hypervisor.DiskSpec{
 			{Path: filepath.Join(dir, "disk"), Format: hypervisor.FormatQCOW2, Bus: hypervisor.BusVirtio, Device: hypervisor.DeviceDisk, Target: "vda", BootIndex: 1},
 			// kumo-tiny's kernel has no AHCI driver: the config drive is an
 			// IDE cdrom.
 			{Path: filepath.Join(dir, "disk.config"), Format: hypervisor.FormatRaw, Bus: hypervisor.BusIDE, Device: hypervisor.DeviceCDROM, Target: "hdd", ReadOnly: true},
-		},
+		}),
 		ConsoleLog: filepath.Join(dir, "console.log"),
 		Metadata: map[string]string{"name": in.Name, "flavor": in.FlavorName, "project": in.ProjectID,
 			"user": in.UserID, "host": a.cfg.Host},

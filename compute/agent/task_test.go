@@ -1,7 +1,6 @@
 package agent
 
 import (
-	"encoding/json"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -68,22 +67,6 @@ func (f *fixture) migration(id string) store.Migration {
 	return m
 }
 
-func virtualSize(t *testing.T, path string) (int64, string) {
-	t.Helper()
-	out, err := exec.Command("qemu-img", "info", "--output=json", path).Output()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var info struct {
-		VirtualSize int64  `json:"virtual-size"`
-		Backing     string `json:"backing-filename"`
-	}
-	if err := json.Unmarshal(out, &info); err != nil {
-		t.Fatal(err)
-	}
-	return info.VirtualSize, info.Backing
-}
-
 func TestResizeRevertConfirmAndRollback(t *testing.T) {
 	f := newFixture(t)
 	in := f.instance(f.image())
@@ -101,7 +84,7 @@ func TestResizeRevertConfirmAndRollback(t *testing.T) {
 	if spec := f.drv.specs[in.UUID]; spec.MemoryMB != 256 {
 		t.Errorf("domain memory %d after resize", spec.MemoryMB)
 	}
-	if size, _ := virtualSize(t, filepath.Join(dir, "disk")); size != 2<<30 {
+	if size, _, _ := imgInfo(t, filepath.Join(dir, "disk")); size != 2<<30 {
 		t.Errorf("disk is %d bytes after resize to 2 GB", size)
 	}
 	if _, err := os.Stat(backup); err != nil {
@@ -123,7 +106,7 @@ func TestResizeRevertConfirmAndRollback(t *testing.T) {
 	if got.VMState != store.VMActive || got.TaskState != nil || got.MemoryMB != 128 || got.RootGB != 1 || f.drv.specs[in.UUID].MemoryMB != 128 {
 		t.Fatalf("after revert: %s task %v ram %d", got.VMState, got.TaskState, got.MemoryMB)
 	}
-	if size, _ := virtualSize(t, filepath.Join(dir, "disk")); size != 1<<30 {
+	if size, _, _ := imgInfo(t, filepath.Join(dir, "disk")); size != 1<<30 {
 		t.Errorf("disk is %d bytes after revert", size)
 	}
 	if _, err := os.Stat(backup); !os.IsNotExist(err) || f.used() != 128 || f.migration(m.UUID).Status != store.MigrationReverted {
@@ -184,7 +167,7 @@ func TestRebuild(t *testing.T) {
 	if got.VMState != store.VMActive || got.TaskState != nil || got.PowerState != int(hypervisor.Running) {
 		t.Fatalf("after rebuild: %s task %v power %d fault %+v", got.VMState, got.TaskState, got.PowerState, got.Fault)
 	}
-	if _, backing := virtualSize(t, filepath.Join(f.a.instanceDir(in.UUID), "disk")); !strings.HasSuffix(backing, image2) {
+	if _, _, backing := imgInfo(t, filepath.Join(f.a.instanceDir(in.UUID), "disk")); !strings.HasSuffix(backing, image2) {
 		t.Errorf("disk backed by %s, want image %s", backing, image2)
 	}
 	if spec := f.drv.specs[in.UUID]; spec.Metadata["name"] != "rebuilt" {

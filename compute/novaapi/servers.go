@@ -450,10 +450,11 @@ func randomPassword() string {
 	return string(b)
 }
 
-// resourcesOf is what an instance claims in placement.
+// resourcesOf is what an instance claims in placement: DISK_GB counts the
+// root, ephemeral and swap disks (swap in MiB rounded up), as in Nova.
 func resourcesOf(in store.Instance) map[string]int64 {
 	out := map[string]int64{"VCPU": int64(in.VCPUs), "MEMORY_MB": int64(in.MemoryMB)}
-	if d := int64(in.RootGB + in.EphemeralGB); d > 0 {
+	if d := int64(in.RootGB + in.EphemeralGB + (in.Swap+1023)/1024); d > 0 {
 		out["DISK_GB"] = d
 	}
 	return out
