@@ -21,7 +21,7 @@ const memTotalUserData = "#!/bin/sh\ngrep MemTotal /proc/meminfo\n"
 
 var memTotalRE = regexp.MustCompile(`user_data: MemTotal:\s+(\d+) kB`)
 
-// waitBoots waits until the server's console shows at least n boots (READY
+// waitBootMemory waits until the server's console shows at least n boots (READY
 // lines and the MemTotal lines its user data prints) and returns the last
 // MemTotal in kB and the last READY line.
 func waitBootMemory(t *testing.T, cc *gophercloud.ServiceClient, id string, n int) (int, string) {
