@@ -120,6 +120,9 @@ CREATE TABLE security_group_rules (
     port_range_max    integer,
     remote_ip_prefix  text,
     remote_group_id   uuid REFERENCES security_groups (id) ON DELETE CASCADE,
+    -- Rules carry no tags in Neutron; the column keeps the standard
+    -- attributes uniform.
+    tags              text[] NOT NULL DEFAULT '{}',
     revision_number   integer NOT NULL DEFAULT 0,
     created_at        timestamptz NOT NULL DEFAULT now(),
     updated_at        timestamptz NOT NULL DEFAULT now(),

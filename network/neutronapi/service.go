@@ -187,6 +187,8 @@ func (s *Service) API() api.Service {
 		r(G, "/quotas/:id", "get_quota", s.showQuota),
 		r(G, "/quotas/:id/default", "get_quota", s.defaultQuota),
 		r(G, "/quotas/:id/details", "get_quota", s.detailQuota),
+		// gophercloud asks for quota details with Neutron's old .json suffix.
+		r(G, "/quotas/:id/details.json", "get_quota", s.detailQuota),
 		r(U, "/quotas/:id", "update_quota", s.updateQuota),
 		r(D, "/quotas/:id", "delete_quota", s.deleteQuota),
 	}
