@@ -5,6 +5,7 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/gophercloud/gophercloud/v2"
 	"github.com/gophercloud/gophercloud/v2/openstack"
@@ -18,6 +19,7 @@ import (
 	"github.com/gophercloud/gophercloud/v2/openstack/networking/v2/ports"
 	"github.com/gophercloud/gophercloud/v2/openstack/networking/v2/subnets"
 	"github.com/gophercloud/gophercloud/v2/pagination"
+	"github.com/nats-io/nats.go"
 )
 
 func networkClient(t testing.TB, pc *gophercloud.ProviderClient) *gophercloud.ServiceClient {
@@ -410,4 +412,43 @@ func (u updateWith) ToPortUpdateMap() (map[string]any, error) {
 		b["port"].(map[string]any)[k] = v
 	}
 	return b, nil
+}
+
+// TestNetworkEvents checks that changes are published on
+// kumo.events.network.<resource>.<action> for the network agent.
+func TestNetworkEvents(t *testing.T) {
+	c := sharedCloud(t)
+	ctx := context.Background()
+	nc := networkClient(t, c.AdminClient(t))
+	conn, err := nats.Connect("nats://" + c.k.nats)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	events := make(chan *nats.Msg, 64)
+	sub, err := conn.ChanSubscribe("kumo.events.network.>", events)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sub.Unsubscribe()
+	n, sn := testNetwork(t, nc, "10.31.0.0/24")
+	p := must[*ports.Port](t, "create port")(ports.Create(ctx, nc, ports.CreateOpts{NetworkID: n.ID}).Extract())
+	if err := ports.Delete(ctx, nc, p.ID).ExtractErr(); err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{
+		"kumo.events.network.network.create": n.ID, "kumo.events.network.subnet.create": sn.ID,
+		"kumo.events.network.port.create": p.ID, "kumo.events.network.port.delete": p.ID,
+	}
+	timeout := time.After(10 * time.Second)
+	for len(want) > 0 {
+		select {
+		case m := <-events:
+			if id, ok := want[m.Subject]; ok && strings.Contains(string(m.Data), `"resource_id":"`+id+`"`) {
+				delete(want, m.Subject)
+			}
+		case <-timeout:
+			t.Fatalf("events not seen: %v", want)
+		}
+	}
 }
