@@ -281,6 +281,22 @@ func TestNetworkGophercloud(t *testing.T) {
 		wantNeutron(t, err, 404, "PortNotFound", "interface port after removal")
 	})
 
+	t.Run("ipv6", func(t *testing.T) {
+		n6, _ := testNetwork(t, nc, "10.40.0.0/24")
+		sn6 := must[*subnets.Subnet](t, "create ipv6 subnet")(subnets.Create(ctx, nc, subnets.CreateOpts{NetworkID: n6.ID,
+			CIDR: "fd00:40::/64", IPVersion: gophercloud.IPv6}).Extract())
+		if sn6.GatewayIP != "fd00:40::1" || sn6.AllocationPools[0].Start != "fd00:40::2" || sn6.AllocationPools[0].End != "fd00:40::ffff:ffff:ffff:ffff" {
+			t.Errorf("ipv6 subnet = %+v", sn6)
+		}
+		p := must[*ports.Port](t, "dual-stack port")(ports.Create(ctx, nc, ports.CreateOpts{NetworkID: n6.ID}).Extract())
+		defer ports.Delete(ctx, nc, p.ID)
+		if len(p.FixedIPs) != 2 {
+			t.Errorf("dual-stack port addresses = %+v, want one of each family", p.FixedIPs)
+		}
+		_, err := subnets.Create(ctx, nc, subnets.CreateOpts{NetworkID: n6.ID, CIDR: "fd00:41::/64", IPVersion: gophercloud.IPv4}).Extract()
+		wantStatus(t, err, 400, "IPv6 CIDR with ip_version 4")
+	})
+
 	t.Run("tags, filters, sorting and pagination", func(t *testing.T) {
 		var ids []string
 		prefix := uniq("page")

@@ -122,7 +122,7 @@ func matches(v view, q url.Values) bool {
 // converts it: booleans case-insensitively, lists by membership, fixed_ips
 // by "ip_address=..." or "subnet_id=...".
 func valueMatches(got any, want string) bool {
-	switch g := got.(type) {
+	switch g := plain(got).(type) {
 	case nil:
 		return want == "" || want == "None"
 	case string:
@@ -132,8 +132,6 @@ func valueMatches(got any, want string) bool {
 		return err == nil && b == g
 	case int:
 		return strconv.Itoa(g) == want
-	case *int:
-		return g != nil && strconv.Itoa(*g) == want
 	case []string:
 		return slices.Contains(g, want)
 	case []fixedIP:
@@ -184,7 +182,26 @@ func sortViews(items []view, q url.Values) error {
 	return nil
 }
 
+// plain dereferences the optional attributes of views (*string, *int);
+// nil pointers become nil.
+func plain(v any) any {
+	switch p := v.(type) {
+	case *string:
+		if p == nil {
+			return nil
+		}
+		return *p
+	case *int:
+		if p == nil {
+			return nil
+		}
+		return *p
+	}
+	return v
+}
+
 func compareValues(a, b any) int {
+	a, b = plain(a), plain(b)
 	switch x := a.(type) {
 	case int:
 		y, _ := b.(int)

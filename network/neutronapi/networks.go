@@ -155,8 +155,8 @@ func applyNetwork(c *gin.Context, a attrs, n *store.Network, create bool) error 
 	if mtu, err := a.integer("mtu"); err != nil {
 		return err
 	} else if mtu != nil {
-		if *mtu < 68 || *mtu > n.MTU && !create {
-			return badRequest("Requested MTU is too big, maximum is %d", n.MTU)
+		if *mtu < 68 || *mtu > n.MTU {
+			return badRequest("Invalid input for operation: Requested MTU %d is out of range (68 to %d).", *mtu, n.MTU)
 		}
 		n.MTU = *mtu
 	}
