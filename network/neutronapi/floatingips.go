@@ -166,9 +166,6 @@ func (s *Service) createFloatingIP(c *gin.Context) (*api.Response, error) {
 		if !n.External {
 			return badRequest("Bad floatingip request: Network %s is not a valid external network.", netID)
 		}
-		if err := s.charge(ctx, tx, project, ResourceFloatingIP, 1); err != nil {
-			return err
-		}
 		p := &store.Port{Meta: store.Meta{ID: uuid.NewString()}, NetworkID: n.ID, AdminStateUp: true, Status: "N/A",
 			DeviceOwner: ownerFloatingIP, DeviceID: f.ID, BindingVNICType: "normal"}
 		p.BindingProfile.V = map[string]any{}
@@ -196,7 +193,11 @@ func (s *Service) createFloatingIP(c *gin.Context) (*api.Response, error) {
 		if err := s.associate(ctx, tx, k, f, portID, fixed); err != nil {
 			return err
 		}
-		return storeError(tx.Create(ctx, f), nil, "")
+		if err := tx.Create(ctx, f); err != nil {
+			return storeError(err, nil, "")
+		}
+		// Quota last: every path locks subnets before quota rows.
+		return s.charge(ctx, tx, project, ResourceFloatingIP, 1)
 	})
 	if err != nil {
 		return nil, err

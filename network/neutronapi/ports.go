@@ -3,6 +3,7 @@ package neutronapi
 import (
 	"context"
 	"crypto/rand"
+	"errors"
 	"fmt"
 	"net"
 	"net/netip"
@@ -249,7 +250,9 @@ func (s *Service) createPort(c *gin.Context) (*api.Response, error) {
 	ctx := c.Request.Context()
 	k := callerOf(c)
 	err = s.store.Tx(ctx, func(tx *store.Store) error {
-		n, err := s.visibleNetwork(ctx, tx, k, netID, false)
+		// The network's lock keeps a concurrent network delete from
+		// missing this port.
+		n, err := s.visibleNetwork(ctx, tx, k, netID, true)
 		if err != nil {
 			return err
 		}
@@ -349,42 +352,49 @@ func (s *Service) applyPort(c *gin.Context, a attrs, spec *portSpec, create bool
 // given and port security is on) and its quota.
 func (s *Service) insertPort(ctx context.Context, tx *store.Store, n *store.Network, spec portSpec) error {
 	p := spec.port
-	if p.MACAddress == "" {
-		p.MACAddress = newMAC()
-		for i := 0; i < 10; i++ {
-			if c, err := store.Count[store.Port](ctx, tx, "mac_address = ?", p.MACAddress); err != nil {
-				return api.Internal(err)
-			} else if c == 0 {
-				break
-			}
-			p.MACAddress = newMAC()
-		}
-	} else if c, err := store.Count[store.Port](ctx, tx, "mac_address = ?", p.MACAddress); err != nil {
-		return api.Internal(err)
-	} else if c > 0 {
-		return conflict("MacAddressInUse", "Unable to complete operation for network %s. The mac address %s is in use.", n.ID, p.MACAddress)
-	}
+	generated := p.MACAddress == ""
 	if !spec.psSet {
 		p.PortSecurityEnabled = n.PortSecurityEnabled
 	}
 	if p.AllowedAddressPairs.V == nil {
 		p.AllowedAddressPairs.V = []store.AddressPair{}
 	}
+	// Address pairs without a MAC take the port's.
+	var ownMAC []int
 	for i := range p.AllowedAddressPairs.V {
 		if p.AllowedAddressPairs.V[i].MACAddress == "" {
-			p.AllowedAddressPairs.V[i].MACAddress = p.MACAddress
+			ownMAC = append(ownMAC, i)
 		}
 	}
 	if err := s.checkPortSecurity(ctx, tx, p, spec.sgSet); err != nil {
 		return err
 	}
-	if err := s.charge(ctx, tx, p.ProjectID, ResourcePort, 1); err != nil {
+	// The MAC column is unique: a generated MAC that collides is replaced
+	// (the savepoint keeps the transaction), a requested one is refused.
+	for try := 0; ; try++ {
+		if generated {
+			p.MACAddress = newMAC()
+		}
+		for _, i := range ownMAC {
+			p.AllowedAddressPairs.V[i].MACAddress = p.MACAddress
+		}
+		err := tx.TryCreate(ctx, p)
+		if err == nil {
+			break
+		}
+		if !errors.Is(err, store.ErrConflict) {
+			return storeError(err, nil, "")
+		}
+		if !generated || try == 10 {
+			return conflict("MacAddressInUse", "Unable to complete operation for network %s. The mac address %s is in use.", n.ID, p.MACAddress)
+		}
+	}
+	if err := s.allocateFixed(ctx, tx, n, p, spec.fixed); err != nil {
 		return err
 	}
-	if err := tx.Create(ctx, p); err != nil {
-		return storeError(err, nil, "")
-	}
-	return s.allocateFixed(ctx, tx, n, p, spec.fixed)
+	// Quota is charged last so that every path takes the subnet's lock
+	// before the project's quota row.
+	return s.charge(ctx, tx, p.ProjectID, ResourcePort, 1)
 }
 
 // checkPortSecurity fills in and validates a port's security groups.

@@ -221,9 +221,6 @@ func (s *Service) createRouter(c *gin.Context) (*api.Response, error) {
 	ctx := c.Request.Context()
 	var v view
 	err = s.store.Tx(ctx, func(tx *store.Store) error {
-		if err := s.charge(ctx, tx, project, ResourceRouter, 1); err != nil {
-			return err
-		}
 		if err := tx.Create(ctx, r); err != nil {
 			return api.Internal(err)
 		}
@@ -234,6 +231,10 @@ func (s *Service) createRouter(c *gin.Context) (*api.Response, error) {
 			if err := tx.Update(ctx, r); err != nil {
 				return api.Internal(err)
 			}
+		}
+		// Quota last: every path locks subnets before quota rows.
+		if err := s.charge(ctx, tx, project, ResourceRouter, 1); err != nil {
+			return err
 		}
 		var err error
 		v, err = s.renderRouter(ctx, tx, r)

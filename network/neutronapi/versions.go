@@ -39,7 +39,6 @@ var extensions = []extension{
 	{"external-net", "Neutron external network", "Adds external network attribute to network resource."},
 	{"ext-gw-mode", "Neutron L3 Configurable external gateway mode", "Extension of the router abstraction for specifying whether SNAT should occur on the external gateway"},
 	{"fields", "Fields", "Support for the fields parameter on GET requests"},
-	{"filter-validation", "Filter parameters validation", "Provides validation on filter parameters."},
 	{"net-mtu", "Network MTU", "Provides MTU attribute for a network resource."},
 	{"pagination", "Pagination support", "Extension that indicates that pagination is enabled."},
 	{"port-security", "Port Security", "Provides port security"},

@@ -63,6 +63,23 @@ func (s *Store) Create(ctx context.Context, row Row) error {
 	return db.Wrap(s.q(ctx).Create(row).Error, row.what())
 }
 
+// TryCreate is Create inside a savepoint: when the insert conflicts with
+// a unique key (ErrConflict), the transaction stays usable, so that the
+// caller can retry with another value (a MAC address).
+func (s *Store) TryCreate(ctx context.Context, row Row) error {
+	sp := "try_create"
+	if err := s.q(ctx).SavePoint(sp).Error; err != nil {
+		return db.Wrap(err, row.what())
+	}
+	err := s.Create(ctx, row)
+	if err != nil {
+		if rerr := s.q(ctx).RollbackTo(sp).Error; rerr != nil {
+			return db.Wrap(rerr, row.what())
+		}
+	}
+	return err
+}
+
 // Update writes every column of row, bumping its revision number and
 // update time.
 func (s *Store) Update(ctx context.Context, row Row) error {

@@ -56,6 +56,17 @@ func TestRows(t *testing.T) {
 	if err := s.Create(ctx, dup); !errors.Is(err, store.ErrConflict) {
 		t.Errorf("duplicate MAC: %v, want ErrConflict", err)
 	}
+	// TryCreate leaves the transaction usable after a conflict.
+	err = s.Tx(ctx, func(tx *store.Store) error {
+		if err := tx.TryCreate(ctx, dup); !errors.Is(err, store.ErrConflict) {
+			t.Errorf("TryCreate duplicate MAC: %v, want ErrConflict", err)
+		}
+		dup.MACAddress = "fa:16:3e:00:00:03"
+		return tx.TryCreate(ctx, dup)
+	})
+	if err != nil {
+		t.Fatalf("TryCreate after a conflict: %v", err)
+	}
 	free, err := s.FreeVNI(ctx)
 	if err != nil || free != 1 {
 		t.Errorf("FreeVNI = %d, %v, want 1", free, err)
