@@ -198,11 +198,19 @@ func TestNetworkGophercloud(t *testing.T) {
 		if len(g.Rules) != 2 {
 			t.Errorf("new group rules = %+v, want the two egress rules", g.Rules)
 		}
+		ruleUsage := func() int {
+			d := must[*quotas.QuotaDetailSet](t, "quota detail")(quotas.GetDetail(ctx, nc, g.ProjectID).Extract())
+			return d.SecurityGroupRule.Used
+		}
+		before := ruleUsage()
 		r := must[*rules.SecGroupRule](t, "create rule")(rules.Create(ctx, nc, rules.CreateOpts{SecGroupID: g.ID,
 			Direction: rules.DirIngress, EtherType: rules.EtherType4, Protocol: rules.ProtocolTCP, PortRangeMin: 22, PortRangeMax: 22,
 			RemoteIPPrefix: "0.0.0.0/0"}).Extract())
 		if r.Protocol != "tcp" || r.PortRangeMin != 22 {
 			t.Errorf("rule = %+v", r)
+		}
+		if got := ruleUsage(); got != before+1 {
+			t.Errorf("security_group_rule usage %d after a rule create, want %d", got, before+1)
 		}
 		_, err := rules.Create(ctx, nc, rules.CreateOpts{SecGroupID: g.ID, Direction: rules.DirIngress, EtherType: rules.EtherType4,
 			Protocol: rules.ProtocolTCP, PortRangeMin: 22, PortRangeMax: 22}).Extract()
@@ -226,6 +234,9 @@ func TestNetworkGophercloud(t *testing.T) {
 		}
 		if err := rules.Delete(ctx, nc, r.ID).ExtractErr(); err != nil {
 			t.Fatal(err)
+		}
+		if got := ruleUsage(); got != before {
+			t.Errorf("security_group_rule usage %d after the rule's delete, want %d", got, before)
 		}
 	})
 

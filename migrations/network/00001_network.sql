@@ -123,6 +123,9 @@ CREATE TABLE security_group_rules (
     -- Rules carry no tags in Neutron; the column keeps the standard
     -- attributes uniform.
     tags              text[] NOT NULL DEFAULT '{}',
+    -- charged is true for rules created through the API, which count
+    -- against the project's quota; the rules a group is born with do not.
+    charged           boolean NOT NULL DEFAULT false,
     revision_number   integer NOT NULL DEFAULT 0,
     created_at        timestamptz NOT NULL DEFAULT now(),
     updated_at        timestamptz NOT NULL DEFAULT now(),

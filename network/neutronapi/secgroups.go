@@ -247,14 +247,15 @@ func (s *Service) deleteSecurityGroup(c *gin.Context) (*api.Response, error) {
 		} else if n > 0 {
 			return conflict("SecurityGroupInUse", "Security Group %s in use.", g.ID)
 		}
+		n, err := store.Count[store.SecurityGroupRule](ctx, tx, "(security_group_id = ? OR remote_group_id = ?) AND charged", g.ID, g.ID)
+		if err != nil {
+			return api.Internal(err)
+		}
+		if err := s.charge(ctx, tx, g.ProjectID, ResourceSecurityGroupRule, -n); err != nil {
+			return err
+		}
+		// The default group was created on first use, without quota.
 		if g.Name != "default" {
-			n, err := store.Count[store.SecurityGroupRule](ctx, tx, "security_group_id = ?", g.ID)
-			if err != nil {
-				return api.Internal(err)
-			}
-			if err := s.charge(ctx, tx, g.ProjectID, ResourceSecurityGroupRule, -s.chargedRules(n)); err != nil {
-				return err
-			}
 			if err := s.charge(ctx, tx, g.ProjectID, ResourceSecurityGroup, -1); err != nil {
 				return err
 			}
@@ -266,15 +267,6 @@ func (s *Service) deleteSecurityGroup(c *gin.Context) (*api.Response, error) {
 	}
 	s.publish(ctx, "security_group", "delete", g.ID, g.ProjectID, nil)
 	return api.NoContent(), nil
-}
-
-// chargedRules is how many of a non-default group's n rules were charged:
-// all but the two egress rules the group was born with.
-func (s *Service) chargedRules(n int64) int64 {
-	if n < 2 {
-		return 0
-	}
-	return n - 2
 }
 
 // protocols are the protocol names Neutron accepts, with their numbers.
@@ -447,6 +439,7 @@ func (s *Service) createRule(c *gin.Context) (*api.Response, error) {
 		if err := s.charge(ctx, tx, g.ProjectID, ResourceSecurityGroupRule, 1); err != nil {
 			return err
 		}
+		r.Charged = true
 		return storeError(tx.Create(ctx, r), nil, "")
 	})
 	if err != nil {
@@ -512,8 +505,10 @@ func (s *Service) deleteRule(c *gin.Context) (*api.Response, error) {
 		if r, err = s.ownRule(ctx, tx, callerOf(c), c.Param("id")); err != nil {
 			return err
 		}
-		if err := s.charge(ctx, tx, r.ProjectID, ResourceSecurityGroupRule, -1); err != nil {
-			return err
+		if r.Charged {
+			if err := s.charge(ctx, tx, r.ProjectID, ResourceSecurityGroupRule, -1); err != nil {
+				return err
+			}
 		}
 		return storeError(tx.Delete(ctx, r), securityGroupRuleNotFound, r.ID)
 	})

@@ -117,6 +117,8 @@ type SecurityGroupRule struct {
 	PortRangeMax    *int
 	RemoteIPPrefix  *string `gorm:"column:remote_ip_prefix"`
 	RemoteGroupID   *string
+	// Charged rules were created through the API and hold quota.
+	Charged bool
 }
 
 func (*SecurityGroupRule) what() string { return "security group rule" }
