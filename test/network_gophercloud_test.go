@@ -421,6 +421,22 @@ func TestNetworkGophercloud(t *testing.T) {
 		}
 		_, err = networks.Create(ctx, mc, networks.CreateOpts{Name: uniq("x"), Shared: ptr(true)}).Extract()
 		wantStatus(t, err, 403, "member creates a shared network")
+		_, err = subnets.Create(ctx, mc, subnets.CreateOpts{NetworkID: shared.ID, CIDR: "10.60.0.0/24", IPVersion: 4}).Extract()
+		wantNeutron(t, err, 404, "NetworkNotFound", "subnet on another project's shared network")
+		// A member may plug a port into the shared network, and sees it;
+		// the owner of the network sees it too.
+		ssn := must[*subnets.Subnet](t, "shared subnet")(subnets.Create(ctx, nc, subnets.CreateOpts{NetworkID: shared.ID, CIDR: "10.61.0.0/24", IPVersion: 4}).Extract())
+		if _, err := subnets.Get(ctx, mc, ssn.ID).Extract(); err != nil {
+			t.Errorf("subnet of a shared network: %v", err)
+		}
+		mp := must[*ports.Port](t, "port on shared network")(ports.Create(ctx, mc, ports.CreateOpts{NetworkID: shared.ID}).Extract())
+		defer ports.Delete(ctx, mc, mp.ID)
+		if mp.ProjectID != m.Project.ID {
+			t.Errorf("port project = %s, want %s", mp.ProjectID, m.Project.ID)
+		}
+		// Unknown attributes are refused.
+		_, err = nc.Post(ctx, nc.ServiceURL("networks"), map[string]any{"network": map[string]any{"name": "x", "colour": "red"}}, nil, nil)
+		wantNeutron(t, err, 400, "BadRequest", "unknown network attribute")
 	})
 }
 

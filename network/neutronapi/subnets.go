@@ -303,7 +303,9 @@ func (s *Service) createSubnet(c *gin.Context) (*api.Response, error) {
 		if err != nil {
 			return err
 		}
-		if !k.owns(n.ProjectID) && !n.Shared {
+		// Only the network's owner adds subnets, shared or not, as
+		// Neutron's admin_or_network_owner.
+		if !k.owns(n.ProjectID) {
 			return networkNotFound(netID)
 		}
 		others, err := store.List[store.Subnet](ctx, tx, "network_id = ?", netID)
