@@ -12,6 +12,7 @@ import (
 	"github.com/gophercloud/gophercloud/v2/openstack/networking/v2/extensions/attributestags"
 	"github.com/gophercloud/gophercloud/v2/openstack/networking/v2/extensions/layer3/floatingips"
 	"github.com/gophercloud/gophercloud/v2/openstack/networking/v2/extensions/layer3/routers"
+	"github.com/gophercloud/gophercloud/v2/openstack/networking/v2/extensions/portsecurity"
 	"github.com/gophercloud/gophercloud/v2/openstack/networking/v2/extensions/quotas"
 	"github.com/gophercloud/gophercloud/v2/openstack/networking/v2/extensions/security/groups"
 	"github.com/gophercloud/gophercloud/v2/openstack/networking/v2/extensions/security/rules"
@@ -190,6 +191,31 @@ func TestNetworkGophercloud(t *testing.T) {
 		err = subnets.Delete(ctx, nc, sn.ID).ExtractErr()
 		wantNeutron(t, err, 409, "SubnetInUse", "delete a subnet with ports")
 		_ = ports.Delete(ctx, nc, p.ID).ExtractErr()
+	})
+
+	t.Run("port security and address pairs", func(t *testing.T) {
+		p := must[*ports.Port](t, "create")(ports.Create(ctx, nc, ports.CreateOpts{NetworkID: n.ID,
+			AllowedAddressPairs: []ports.AddressPair{{IPAddress: "10.20.0.200"}, {IPAddress: "192.0.2.0/24", MACAddress: "fa:16:3e:aa:bb:cc"}}}).Extract())
+		defer ports.Delete(ctx, nc, p.ID)
+		if len(p.AllowedAddressPairs) != 2 || p.AllowedAddressPairs[0].MACAddress != p.MACAddress || p.AllowedAddressPairs[1].IPAddress != "192.0.2.0/24" {
+			t.Errorf("address pairs = %+v", p.AllowedAddressPairs)
+		}
+		off := false
+		_, err := ports.Update(ctx, nc, p.ID, portsecurity.PortUpdateOptsExt{UpdateOptsBuilder: ports.UpdateOpts{}, PortSecurityEnabled: &off}).Extract()
+		wantStatus(t, err, 409, "disable port security with groups and pairs")
+		none := []string{}
+		nopairs := []ports.AddressPair{}
+		got := must[*ports.Port](t, "disable")(ports.Update(ctx, nc, p.ID, portsecurity.PortUpdateOptsExt{
+			UpdateOptsBuilder: ports.UpdateOpts{SecurityGroups: &none, AllowedAddressPairs: &nopairs}, PortSecurityEnabled: &off}).Extract())
+		if len(got.SecurityGroups) != 0 || len(got.AllowedAddressPairs) != 0 {
+			t.Errorf("port after disabling security = %+v", got)
+		}
+		var ps struct {
+			Enabled bool `json:"port_security_enabled"`
+		}
+		if err := ports.Get(ctx, nc, p.ID).ExtractIntoStructPtr(&ps, "port"); err != nil || ps.Enabled {
+			t.Errorf("port_security_enabled = %v, %v", ps.Enabled, err)
+		}
 	})
 
 	t.Run("security groups", func(t *testing.T) {
