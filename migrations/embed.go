@@ -22,7 +22,7 @@ import (
 	"io/fs"
 )
 
-//go:embed core identity compute image placement
+//go:embed core identity compute image placement network
 var files embed.FS
 
 // order is the order services are migrated in. A service's tables never

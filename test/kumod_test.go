@@ -67,6 +67,7 @@ func freePort() (string, error) {
 type kumod struct {
 	cmd    *exec.Cmd
 	url    string
+	nats   string // host:port of its embedded NATS server
 	state  string
 	stderr *bytes.Buffer
 	done   chan error
@@ -82,7 +83,7 @@ func launchKumod(bin, state string, extra ...string) (*kumod, error) {
 	if err != nil {
 		return nil, err
 	}
-	k := &kumod{url: "http://" + listen, state: state, stderr: &bytes.Buffer{}, done: make(chan error, 1)}
+	k := &kumod{url: "http://" + listen, nats: natsListen, state: state, stderr: &bytes.Buffer{}, done: make(chan error, 1)}
 	args := append([]string{"all-in-one", "--state-dir", state, "--listen", listen, "--nats-listen", natsListen, "--log-level", "warn"}, extra...)
 	k.cmd = exec.Command(bin, args...)
 	k.cmd.Stderr = k.stderr
