@@ -21,13 +21,11 @@ import (
 
 // noHostServer creates a server that cannot be placed (its flavor wants a
 // million GB of disk): it goes ERROR with NoValidHost at once and holds
-// nothing, which is all the API tests below need.
+// nothing, which is all the API tests below need. opts.ImageRef must name
+// an active image the caller sees.
 func noHostServer(t *testing.T, cc *gophercloud.ServiceClient, flavorID string, opts servers.CreateOpts, hints servers.SchedulerHintOptsBuilder) *servers.Server {
 	t.Helper()
 	opts.FlavorRef, opts.Networks = flavorID, "none"
-	if opts.ImageRef == "" {
-		opts.ImageRef = "00000000-0000-4000-8000-000000000001"
-	}
 	if opts.Name == "" {
 		opts.Name = uniq("nohost")
 	}
@@ -120,9 +118,10 @@ func TestComputeServerAPI(t *testing.T) {
 	base := c.URL + "/compute/v2.1"
 	mv := func(v string) map[string]string { return map[string]string{"X-OpenStack-Nova-API-Version": v} }
 	huge := testFlavor(t, acc, 128, 1, 1000000)
+	imageID := tinyServerImage(t, c, apc)
 	parent := t
 
-	s := noHostServer(t, mcc, huge, servers.CreateOpts{Name: uniq("api"), Tags: []string{"red", "blue"},
+	s := noHostServer(t, mcc, huge, servers.CreateOpts{Name: uniq("api"), ImageRef: imageID, Tags: []string{"red", "blue"},
 		Metadata: map[string]string{"role": "db"}}, nil)
 	if s.Tags == nil || !slices.Equal(*s.Tags, []string{"red", "blue"}) {
 		t.Errorf("tags at create: %v", s.Tags)
@@ -240,7 +239,7 @@ func TestComputeServerAPI(t *testing.T) {
 	t.Run("multi-create", func(t *testing.T) {
 		name := uniq("multi")
 		code, _, body := rawCompute(t, "POST", base+"/servers", mtok, nil, map[string]any{"server": map[string]any{
-			"name": name, "imageRef": "00000000-0000-4000-8000-000000000001", "flavorRef": huge, "networks": "none",
+			"name": name, "imageRef": imageID, "flavorRef": huge, "networks": "none",
 			"min_count": 2, "max_count": 3, "return_reservation_id": true}})
 		resv, _ := body["reservation_id"].(string)
 		if code != 202 || !strings.HasPrefix(resv, "r-") {
@@ -259,7 +258,7 @@ func TestComputeServerAPI(t *testing.T) {
 			t.Errorf("admin view reservation_id: %v %v", adm.ReservationID, err)
 		}
 		for _, bad := range []map[string]any{{"min_count": 3, "max_count": 2}, {"min_count": 0}, {"max_count": -1}, {"min_count": "x"}} {
-			srv := map[string]any{"name": "x", "imageRef": "00000000-0000-4000-8000-000000000001", "flavorRef": huge, "networks": "none"}
+			srv := map[string]any{"name": "x", "imageRef": imageID, "flavorRef": huge, "networks": "none"}
 			for k, v := range bad {
 				srv[k] = v
 			}
@@ -268,7 +267,7 @@ func TestComputeServerAPI(t *testing.T) {
 		}
 		// The project has 10 instances: min_count 9 does not fit beside the 4.
 		code, _, body = rawCompute(t, "POST", base+"/servers", mtok, nil, map[string]any{"server": map[string]any{
-			"name": "x", "imageRef": "00000000-0000-4000-8000-000000000001", "flavorRef": huge, "networks": "none",
+			"name": "x", "imageRef": imageID, "flavorRef": huge, "networks": "none",
 			"min_count": 9, "max_count": 9}})
 		novaError(t, "min_count over quota", code, body, 403, "forbidden", "Quota exceeded for instances")
 		if n := len(listServers(t, mcc, nil)); n != 4 {
@@ -328,7 +327,7 @@ func TestComputeServerAPI(t *testing.T) {
 
 	t.Run("validation", func(t *testing.T) {
 		valid := func(extra map[string]any) map[string]any {
-			srv := map[string]any{"name": "v", "imageRef": "00000000-0000-4000-8000-000000000001", "flavorRef": huge, "networks": "none"}
+			srv := map[string]any{"name": "v", "imageRef": imageID, "flavorRef": huge, "networks": "none"}
 			for k, v := range extra {
 				srv[k] = v
 			}
@@ -419,7 +418,7 @@ func TestComputeServerAPI(t *testing.T) {
 			t.Fatalf("set server_group_members: %d %v", code, body)
 		}
 		hint := servers.SchedulerHintOpts{Group: g.ID}
-		first := noHostServer(t, mcc, huge, servers.CreateOpts{}, hint)
+		first := noHostServer(t, mcc, huge, servers.CreateOpts{ImageRef: imageID}, hint)
 		got, err := servergroups.Get(ctx, mcc, g.ID).Extract()
 		if err != nil || !slices.Equal(got.Members, []string{first.ID}) {
 			t.Errorf("members: %v %v", got.Members, err)
@@ -427,7 +426,7 @@ func TestComputeServerAPI(t *testing.T) {
 		if first.ServerGroups == nil || !slices.Equal(*first.ServerGroups, []string{g.ID}) {
 			t.Errorf("server_groups of the server at 2.71+: %v", first.ServerGroups)
 		}
-		_, err = servers.Create(ctx, mcc, servers.CreateOpts{Name: "second", ImageRef: "00000000-0000-4000-8000-000000000001",
+		_, err = servers.Create(ctx, mcc, servers.CreateOpts{Name: "second", ImageRef: imageID,
 			FlavorRef: huge, Networks: "none"}, hint).Extract()
 		if !gophercloud.ResponseCodeIs(err, http.StatusForbidden) || !strings.Contains(err.Error(), "too many servers in group") {
 			t.Errorf("second member: %v, want 403", err)
@@ -523,7 +522,7 @@ func TestComputeServerAPI(t *testing.T) {
 			}
 		}
 		t.Cleanup(enable)
-		blocked := noHostServer(t, mcc, small, servers.CreateOpts{}, nil)
+		blocked := noHostServer(t, mcc, small, servers.CreateOpts{ImageRef: imageID}, nil)
 		if !strings.Contains(blocked.Fault.Message, "ComputeFilter") {
 			t.Errorf("fault on a disabled host: %+v", blocked.Fault)
 		}
