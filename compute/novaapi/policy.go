@@ -8,6 +8,13 @@ package novaapi
 var Policy = map[string]string{
 	"os_compute_api:context_is_admin": "rule:context_is_admin",
 	"os_compute_api:admin_api":        "rule:admin_required",
+	// The long server actions and the migrations listing.
+	"os_compute_api:servers:resize":         "rule:project_member_or_admin",
+	"os_compute_api:servers:confirm_resize": "rule:project_member_or_admin",
+	"os_compute_api:servers:revert_resize":  "rule:project_member_or_admin",
+	"os_compute_api:servers:rebuild":        "rule:project_member_or_admin",
+	"os_compute_api:servers:create_image":   "rule:project_member_or_admin",
+	"os_compute_api:os-migrations:index":    "rule:os_compute_api:admin_api",
 
 	"os_compute_api:flavors:index": "",
 	"os_compute_api:flavors:show":  "",

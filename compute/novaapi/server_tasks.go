@@ -17,17 +17,6 @@ import (
 	"github.com/kumo-cloud/kumo/internal/quota"
 )
 
-// TaskPolicy holds the rules of the long server actions (resize, rebuild,
-// createImage) and of the migrations listings, with Nova's defaults.
-var TaskPolicy = map[string]string{
-	"os_compute_api:servers:resize":         "rule:project_member_or_admin",
-	"os_compute_api:servers:confirm_resize": "rule:project_member_or_admin",
-	"os_compute_api:servers:revert_resize":  "rule:project_member_or_admin",
-	"os_compute_api:servers:rebuild":        "rule:project_member_or_admin",
-	"os_compute_api:servers:create_image":   "rule:project_member_or_admin",
-	"os_compute_api:os-migrations:index":    "rule:os_compute_api:admin_api",
-}
-
 type taskAction func(c *gin.Context, v Version, arg json.RawMessage) (*api.Response, error)
 
 // taskActions are the server actions that run as long tasks on the host.

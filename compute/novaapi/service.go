@@ -119,10 +119,8 @@ func New(cfg Config, deps Deps) *Service {
 // Build is the daemon.Builder of the compute API: it registers Nova's
 // policy and quota defaults and serves the API on the daemon's database.
 func Build(d daemon.Deps) (daemon.Service, error) {
-	for _, p := range []map[string]string{Policy, TaskPolicy} {
-		if err := d.Policy.Register(p); err != nil {
-			return nil, err
-		}
+	if err := d.Policy.Register(Policy); err != nil {
+		return nil, err
 	}
 	d.Quota.Register(DefaultQuotas)
 	imageURL := d.Config.ImageURL
