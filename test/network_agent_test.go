@@ -10,11 +10,15 @@ import (
 	"time"
 
 	"github.com/gophercloud/gophercloud/v2"
+	"github.com/gophercloud/gophercloud/v2/openstack/compute/v2/servers"
 	"github.com/gophercloud/gophercloud/v2/openstack/networking/v2/extensions/portsbinding"
 	"github.com/gophercloud/gophercloud/v2/openstack/networking/v2/networks"
 	"github.com/gophercloud/gophercloud/v2/openstack/networking/v2/ports"
 	"github.com/gophercloud/gophercloud/v2/openstack/networking/v2/subnets"
 
+	"github.com/kumo-cloud/kumo/internal/bus"
+	"github.com/kumo-cloud/kumo/internal/rpc"
+	"github.com/kumo-cloud/kumo/internal/testutil"
 	"github.com/kumo-cloud/kumo/network/datapath"
 )
 
@@ -115,6 +119,35 @@ func TestNetworkAgent(t *testing.T) {
 	})
 	if out := hostRun(t, "ip", "-o", "link", "show", tap); strings.Contains(out, "master") {
 		t.Errorf("tap still enslaved after delete: %s", out)
+	}
+}
+
+// TestComputeInstanceMetadata asks the compute API, over the bus as the
+// network agent's metadata proxy does, about a server.
+func TestComputeInstanceMetadata(t *testing.T) {
+	c := sharedCloud(t)
+	ctx := context.Background()
+	pc := c.AdminClient(t)
+	cc := compute(t, pc, "2.1")
+	flavorID := testFlavor(t, cc, 128, 1, 1000000)
+	name := "Meta Data_" + uniq("srv")
+	s := noHostServer(t, cc, flavorID, servers.CreateOpts{Name: name, ImageRef: tinyServerImage(t, c, pc), UserData: []byte("#cloud-config\n"),
+		Metadata: map[string]string{"role": "web"}}, nil)
+	b := testutil.Connect(t, "nats://"+c.k.nats)
+	md, err := bus.Request[rpc.InstanceMetadataRequest, rpc.InstanceMetadata](ctx, b, rpc.SubjInstanceMetadata,
+		rpc.InstanceMetadataRequest{InstanceUUID: s.ID})
+	if err != nil {
+		t.Fatalf("instance metadata: %v", err)
+	}
+	wantHost := strings.ToLower(strings.NewReplacer(" ", "-", "_", "-").Replace(name))
+	if md.UUID != s.ID || md.Name != name || md.Hostname != wantHost || string(md.UserData) != "#cloud-config\n" ||
+		md.Meta["role"] != "web" || md.AvailabilityZone != "nova" || md.ReservationID == "" || md.ProjectID != s.TenantID {
+		t.Errorf("instance metadata = %+v", md)
+	}
+	_, err = bus.Request[rpc.InstanceMetadataRequest, rpc.InstanceMetadata](ctx, b, rpc.SubjInstanceMetadata,
+		rpc.InstanceMetadataRequest{InstanceUUID: "00000000-0000-4000-8000-000000000009"})
+	if !bus.HasCode(err, bus.CodeNotFound) {
+		t.Errorf("unknown instance: %v, want not found", err)
 	}
 }
 
