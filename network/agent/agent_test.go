@@ -45,6 +45,8 @@ type fixture struct {
 	ports    []*store.Port // instance ports
 	devices  []string      // their instance UUIDs
 	ips      []string
+	sg       *store.SecurityGroup
+	project  string
 	metadata map[string]rpc.InstanceMetadata
 }
 
@@ -64,6 +66,7 @@ func newFixture(t *testing.T) *fixture {
 	f.subnet.DNSNameservers.V, f.subnet.HostRoutes.V = []string{}, []store.HostRoute{}
 	sg := &store.SecurityGroup{Meta: meta(), Name: "default", Stateful: true}
 	egress := &store.SecurityGroupRule{Meta: meta(), SecurityGroupID: sg.ID, Direction: "egress", Ethertype: "IPv4"}
+	f.sg, f.project = sg, project
 	for _, row := range []store.Row{f.net, f.subnet, sg, egress} {
 		if err := f.st.Create(ctx, row); err != nil {
 			t.Fatal(err)
@@ -106,7 +109,8 @@ func newFixture(t *testing.T) *fixture {
 
 func startAgent(t *testing.T, f *fixture) *Agent {
 	t.Helper()
-	a, err := New(Config{Host: testHost, Owner: testOwner, StateDir: testDir, Interval: 5 * time.Second},
+	a, err := New(Config{Host: testHost, Owner: testOwner, StateDir: testDir, Interval: 5 * time.Second,
+		PhysicalNetworks: map[string]string{"agtpub": HostOnly}},
 		Deps{Store: f.st, Bus: f.bus, Quota: quota.New(f.db, neutronapi.DefaultQuotas)})
 	if err != nil {
 		t.Fatal(err)
@@ -114,7 +118,13 @@ func startAgent(t *testing.T, f *fixture) *Agent {
 	if err := a.Start(t.Context()); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _ = a.Stop(context.Background()) })
+	t.Cleanup(func() {
+		_ = a.Stop(context.Background())
+		// Whatever a failed test left of this owner goes too.
+		if err := a.Datapath().Apply(context.Background(), datapath.State{}); err != nil {
+			t.Errorf("clearing the datapath: %v", err)
+		}
+	})
 	return a
 }
 

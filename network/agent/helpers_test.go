@@ -145,3 +145,14 @@ func (v *vm) get(t *testing.T, path string, headers ...string) (int, string) {
 	}
 	return code, out[:i]
 }
+
+// splitFields is the first field of each line.
+func splitFields(s string) []string {
+	var out []string
+	for _, l := range strings.Split(s, "\n") {
+		if f := strings.Fields(l); len(f) > 0 {
+			out = append(out, f[0])
+		}
+	}
+	return out
+}
