@@ -93,13 +93,34 @@ func New(cfg Config, d Deps) (*Agent, error) {
 // Build is the daemon.Builder of the network agent. Its datapath owner is
 // derived from the state directory, so two kumods on one host keep apart.
 func Build(d daemon.Deps) (daemon.Service, error) {
+	phys, err := ParsePhysicalNetworks(d.Config.PhysicalNetworks)
+	if err != nil {
+		return nil, err
+	}
 	d.Quota.Register(neutronapi.DefaultQuotas)
 	h := fnv.New32a()
 	h.Write([]byte(d.Config.StateDir))
 	return New(Config{
 		Host: d.Config.Host, Owner: fmt.Sprintf("a%07x", h.Sum32()&0xfffffff), StateDir: d.Config.Path("network"),
-		PhysicalNetworks: map[string]string{"public": HostOnly},
+		PhysicalNetworks: phys,
 	}, Deps{Store: store.New(d.DB), Quota: d.Quota, Bus: d.Bus, Log: d.Log})
+}
+
+// ParsePhysicalNetworks reads "name=interface,name2=hostonly".
+func ParsePhysicalNetworks(s string) (map[string]string, error) {
+	out := map[string]string{}
+	for _, item := range strings.Split(s, ",") {
+		if item = strings.TrimSpace(item); item == "" {
+			continue
+		}
+		name, dev, ok := strings.Cut(item, "=")
+		name, dev = strings.TrimSpace(name), strings.TrimSpace(dev)
+		if !ok || name == "" || dev == "" || len(dev) > 15 {
+			return nil, fmt.Errorf("--physical-networks %q: want name=interface or name=%s", item, HostOnly)
+		}
+		out[name] = dev
+	}
+	return out, nil
 }
 
 // API serves nothing: the agent is driven over the bus.
