@@ -138,6 +138,17 @@ func TestAgent(t *testing.T) {
 	ctx := t.Context()
 	f := newFixture(t)
 	a := startAgent(t, f)
+	active := make(chan string, 16)
+	stop, err := bus.SubscribeEvents(ctx, f.bus, bus.EventFilter("network", "port", "update"), func(ev bus.Event) {
+		var p struct{ Status string }
+		if json.Unmarshal(ev.Payload, &p) == nil && p.Status == "ACTIVE" {
+			active <- ev.ResourceID
+		}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stop()
 
 	var vms []*vm
 	for i, p := range f.ports {
@@ -219,6 +230,18 @@ func TestAgent(t *testing.T) {
 
 	// Ports with a tap are ACTIVE; once the tap goes, DOWN.
 	waitStatus(t, f.st, f.ports[0].ID, "ACTIVE")
+	seen := map[string]bool{}
+	for len(seen) < 2 {
+		select {
+		case id := <-active:
+			seen[id] = true
+		case <-time.After(10 * time.Second):
+			t.Fatalf("port ACTIVE events: %v, want both ports", seen)
+		}
+	}
+	if !seen[f.ports[0].ID] || !seen[f.ports[1].ID] {
+		t.Errorf("port ACTIVE events for %v", seen)
+	}
 	removeVM(vms[1])
 	waitStatus(t, f.st, f.ports[1].ID, "DOWN")
 

@@ -3,6 +3,7 @@ package agent
 import (
 	"context"
 	"crypto/rand"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
@@ -176,9 +177,28 @@ func (a *Agent) updateStatus(ctx context.Context, snap *snapshot, force string) 
 		})
 		if err != nil && !errors.Is(err, store.ErrNotFound) {
 			errs = append(errs, err)
+			continue
+		}
+		if err == nil {
+			a.publishStatus(ctx, p, status)
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// publishStatus emits kumo.events.network.port.update for a status change
+// (compute waits on it as Nova waits for network-vif-plugged). The payload
+// carries the port's identity, binding and new status only.
+func (a *Agent) publishStatus(ctx context.Context, p store.Port, status string) {
+	raw, err := json.Marshal(map[string]any{"id": p.ID, "network_id": p.NetworkID, "device_id": p.DeviceID,
+		"device_owner": p.DeviceOwner, "binding:host_id": p.BindingHostID, "status": status})
+	if err == nil {
+		err = bus.PublishEvent(ctx, a.d.Bus, bus.Event{Service: "network", Resource: "port", Action: "update",
+			ResourceID: p.ID, ProjectID: p.ProjectID, Payload: raw})
+	}
+	if err != nil {
+		a.log.Warn("publish port status", "port_id", p.ID, "status", status, "error", err)
+	}
 }
 
 // plugPort serves rpc.AgentPlugSubject: it sets up the port's network here
