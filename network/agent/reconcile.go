@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"time"
 
 	"github.com/google/uuid"
 	"github.com/vishvananda/netlink"
@@ -37,7 +38,11 @@ func (a *Agent) Reconcile(ctx context.Context, force string) error {
 		return err
 	}
 	st := a.build(snap, force)
-	applyErr := a.dp.Apply(ctx, st)
+	// An Apply cut short removes what it had half built; the agent
+	// stopping must not take networks down, so Apply finishes.
+	applyCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Minute)
+	defer cancel()
+	applyErr := a.dp.Apply(applyCtx, st)
 	return errors.Join(applyErr, a.updateStatus(ctx, snap, force))
 }
 
