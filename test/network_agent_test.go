@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -22,10 +23,11 @@ import (
 	"github.com/kumo-cloud/kumo/network/datapath"
 )
 
-// TestNetworkAgent binds a port to the cloud's host through the API and
-// watches the all-in-one network agent build the network's bridge, DHCP
-// port and namespace, plug a tap that appears and set the port ACTIVE,
-// and take it all away once the resources are deleted.
+// TestNetworkAgent binds a server's port to the cloud's host through the
+// API and watches the all-in-one network agent build the network's
+// bridge, DHCP port and namespace, plug a tap that appears and set the
+// port ACTIVE, give the guest behind the tap its address and its server's
+// metadata, and take it all away once the resources are deleted.
 func TestNetworkAgent(t *testing.T) {
 	c := sharedCloud(t)
 	ctx := context.Background()
@@ -34,6 +36,11 @@ func TestNetworkAgent(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// A server (which no host fits: no VM boots) is the instance the
+	// port belongs to, so a guest on the port learns about it.
+	pc := c.AdminClient(t)
+	cc := compute(t, pc, "2.1")
+	srv := noHostServer(t, cc, testFlavor(t, cc, 128, 1, 1000000), servers.CreateOpts{Name: uniq("agent"), ImageRef: tinyServerImage(t, c, pc)}, nil)
 	n := must[*networks.Network](t, "create network")(networks.Create(ctx, nc, networks.CreateOpts{Name: uniq("agent")}).Extract())
 	netGone := false
 	t.Cleanup(func() {
@@ -49,7 +56,7 @@ func TestNetworkAgent(t *testing.T) {
 		portsbinding.PortsBindingExt
 	}
 	err = ports.Create(ctx, nc, portsbinding.CreateOptsExt{CreateOptsBuilder: ports.CreateOpts{NetworkID: n.ID,
-		DeviceOwner: "compute:nova", DeviceID: "agent-test"}, HostID: host}).ExtractInto(&p)
+		DeviceOwner: "compute:nova", DeviceID: srv.ID}, HostID: host}).ExtractInto(&p)
 	if err != nil {
 		t.Fatalf("create port: %v", err)
 	}
@@ -89,6 +96,7 @@ func TestNetworkAgent(t *testing.T) {
 		_ = exec.Command("ip", "netns", "del", guest).Run()
 	})
 	hostRun(t, "ip", "link", "add", tap, "type", "veth", "peer", "name", "eth0", "netns", guest)
+	hostRun(t, "ip", "netns", "exec", guest, "ip", "link", "set", "eth0", "address", p.MACAddress)
 	waitFor(t, 20*time.Second, "port ACTIVE with its tap on the bridge", func() error {
 		got, err := ports.Get(ctx, nc, p.ID).Extract()
 		if err != nil {
@@ -102,6 +110,19 @@ func TestNetworkAgent(t *testing.T) {
 		}
 		return nil
 	})
+
+	// The guest gets its address over DHCP and its metadata from the
+	// agent's proxy, which asks the compute API.
+	if got := guestDHCP(t, guest); got != p.FixedIPs[0].IPAddress {
+		t.Fatalf("guest got %q over DHCP, want %s", got, p.FixedIPs[0].IPAddress)
+	}
+	md := hostRun(t, "ip", "netns", "exec", guest, "curl", "-sf", "-m", "10", "http://169.254.169.254/openstack/latest/meta_data.json")
+	if !strings.Contains(md, `"uuid":"`+srv.ID+`"`) || !strings.Contains(md, `"name":"`+srv.Name+`"`) {
+		t.Errorf("meta_data.json = %s, want server %s", md, srv.ID)
+	}
+	if ip := hostRun(t, "ip", "netns", "exec", guest, "curl", "-sf", "-m", "10", "http://169.254.169.254/latest/meta-data/local-ipv4"); ip != p.FixedIPs[0].IPAddress {
+		t.Errorf("local-ipv4 = %q", ip)
+	}
 
 	if err := ports.Delete(ctx, nc, p.ID).ExtractErr(); err != nil {
 		t.Fatal(err)
@@ -169,6 +190,26 @@ func hostNetnsExists(name string) bool {
 		}
 	}
 	return false
+}
+
+// guestDHCP runs one busybox udhcpc exchange in a namespace, applies the
+// address and returns it.
+func guestDHCP(t *testing.T, ns string) string {
+	t.Helper()
+	script := filepath.Join(t.TempDir(), "udhcpc.sh")
+	body := "#!/bin/sh\n[ \"$1\" = bound ] || exit 0\nip addr add $ip/$mask dev $interface\n" +
+		"set -- $staticroutes\nwhile [ -n \"$1\" ]; do ip route replace $1 via $2; shift 2; done\necho $ip > $0.ip\n"
+	if err := os.WriteFile(script, []byte(body), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	hostRun(t, "ip", "netns", "exec", ns, "ip", "link", "set", "eth0", "up")
+	hostRun(t, "ip", "netns", "exec", ns, "busybox", "udhcpc", "-i", "eth0", "-f", "-q", "-n", "-t", "10", "-T", "1",
+		"-O", "staticroutes", "-s", script)
+	ip, err := os.ReadFile(script + ".ip")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return strings.TrimSpace(string(ip))
 }
 
 func hostRun(t *testing.T, args ...string) string {
