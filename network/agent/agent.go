@@ -172,9 +172,11 @@ func (a *Agent) Start(ctx context.Context) error {
 	return nil
 }
 
-// Stop ends the loops and endpoints and the metadata listeners; the
-// datapath stays in place so guests keep their network across restarts.
-func (a *Agent) Stop(context.Context) error {
+// Stop ends the endpoints and loops, converges the host one last time
+// (so what was deleted just before goes too), and stops the metadata
+// listeners; the datapath of what exists stays in place so guests keep
+// their network across restarts.
+func (a *Agent) Stop(ctx context.Context) error {
 	a.stopOnce.Do(func() {
 		if a.plug != nil {
 			_ = a.plug.Stop()
@@ -186,6 +188,13 @@ func (a *Agent) Stop(context.Context) error {
 			a.cancel()
 		}
 		a.wg.Wait()
+		if a.cancel != nil {
+			last, cancel := context.WithTimeout(context.WithoutCancel(ctx), 20*time.Second)
+			if err := a.Reconcile(last, ""); err != nil {
+				a.log.Warn("last reconcile", "error", err)
+			}
+			cancel()
+		}
 		a.dp.Close()
 	})
 	return nil
