@@ -22,9 +22,10 @@ func TestNetworkIPAMParallel(t *testing.T) {
 	nc := networkClient(t, c.AdminClient(t))
 	n := must[*networks.Network](t, "create network")(networks.Create(ctx, nc, networks.CreateOpts{Name: uniq("ipam")}).Extract())
 	t.Cleanup(func() { _ = networks.Delete(ctx, nc, n.ID).ExtractErr() })
-	// A /26 has 62 usable addresses; the pool holds 45 of them.
+	// A /26 has 62 usable addresses; the pool holds 45 of them. Without
+	// DHCP no DHCP port of the network agent takes one.
 	sn := must[*subnets.Subnet](t, "create subnet")(subnets.Create(ctx, nc, subnets.CreateOpts{NetworkID: n.ID,
-		CIDR: "10.77.0.0/26", IPVersion: gophercloud.IPv4,
+		CIDR: "10.77.0.0/26", IPVersion: gophercloud.IPv4, EnableDHCP: gophercloud.Disabled,
 		AllocationPools: []subnets.AllocationPool{{Start: "10.77.0.10", End: "10.77.0.54"}}}).Extract())
 
 	const workers = 50

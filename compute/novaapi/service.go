@@ -6,6 +6,8 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/nats-io/nats.go/micro"
+
 	"github.com/kumo-cloud/kumo/api"
 	"github.com/kumo-cloud/kumo/compute/glance"
 	pstore "github.com/kumo-cloud/kumo/compute/placement/store"
@@ -94,6 +96,8 @@ type Service struct {
 	queue     *bus.WorkQueue
 	beats     *bus.Heartbeats[work.HostInfo]
 	glance    *glance.Client
+	// metadataRPC answers the network service's metadata proxy.
+	metadataRPC micro.Service
 }
 
 // New builds the compute API.
@@ -150,12 +154,19 @@ func (s *Service) Start(ctx context.Context) error {
 	if s.beats, err = work.Heartbeats(ctx, s.bus); err != nil {
 		return err
 	}
-	_, err = bus.EnsureEventsStream(ctx, s.bus)
-	return err
+	if _, err = bus.EnsureEventsStream(ctx, s.bus); err != nil {
+		return err
+	}
+	return s.startMetadataRPC()
 }
 
-// Stop has nothing to stop: the API runs no workers.
-func (s *Service) Stop(context.Context) error { return nil }
+// Stop closes the instance metadata endpoint; the API runs no workers.
+func (s *Service) Stop(context.Context) error {
+	if s.metadataRPC != nil {
+		return s.metadataRPC.Stop()
+	}
+	return nil
+}
 
 // DefaultFlavors are the m1 flavors sized for a small host and the
 // kumo-tiny image (which needs 96 MiB: Debian's kernel decompresses above

@@ -38,6 +38,11 @@ type Config struct {
 	VirtTypeFile string
 	// Host names this node in the cluster.
 	Host string
+	// PhysicalNetworks maps flat networks' physical networks to this
+	// host's interfaces for the network agent: "name=interface" or
+	// "name=hostonly" (a host-only bridge carrying the subnet's gateway
+	// address, NATed to the uplink), comma-separated.
+	PhysicalNetworks string
 	// PolicyFile overrides default policy rules (oslo.policy YAML or JSON).
 	PolicyFile string
 	// LogLevel is debug, info, warn or error; LogFormat is text or json.
@@ -86,15 +91,16 @@ func DefaultAllocation() Allocation {
 func Default() Config {
 	host, _ := os.Hostname()
 	return Config{
-		StateDir:     ".kumo",
-		NATSListen:   "127.0.0.1:4222",
-		Listen:       "127.0.0.1:8080",
-		LibvirtURI:   "qemu:///system",
-		VirtTypeFile: "/var/lib/kumo/virt-type",
-		Host:         host,
-		LogLevel:     "info",
-		LogFormat:    "text",
-		Allocation:   DefaultAllocation(),
+		StateDir:         ".kumo",
+		NATSListen:       "127.0.0.1:4222",
+		Listen:           "127.0.0.1:8080",
+		LibvirtURI:       "qemu:///system",
+		VirtTypeFile:     "/var/lib/kumo/virt-type",
+		Host:             host,
+		PhysicalNetworks: "public=hostonly",
+		LogLevel:         "info",
+		LogFormat:        "text",
+		Allocation:       DefaultAllocation(),
 	}
 }
 
@@ -117,6 +123,7 @@ func (c *Config) fields() []field {
 		{&c.VirtType, "virt-type", "KUMO_VIRT_TYPE", "libvirt domain type, kvm or qemu (default: the host probe's decision)"},
 		{&c.VirtTypeFile, "virt-type-file", "KUMO_VIRT_TYPE_FILE", "where the host probe recorded kvm or qemu"},
 		{&c.Host, "host", "KUMO_HOST", "name of this node"},
+		{&c.PhysicalNetworks, "physical-networks", "KUMO_PHYSICAL_NETWORKS", "physical networks of this host's network agent: name=interface or name=hostonly, comma-separated"},
 		{&c.PublicURL, "public-url", "KUMO_PUBLIC_URL", "base URL clients use, for the catalog (default: http://<listen>)"},
 		{&c.ImageURL, "image-url", "KUMO_IMAGE_URL", "image service endpoint the compute API uses (default: <public url>/image)"},
 		{&c.PolicyFile, "policy-file", "KUMO_POLICY_FILE", "policy override file (oslo.policy YAML or JSON)"},
