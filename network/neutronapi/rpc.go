@@ -394,7 +394,7 @@ func (s *Service) instanceSecurityGroups(ctx context.Context, req rpc.SecurityGr
 			}
 			changed = append(changed, p.ID)
 		}
-		if req.Remove && !found {
+		if req.Remove && !found && len(rows) > 0 {
 			return notFound("SecurityGroupNotFound", "Security group %s not associated with the instance %s", req.Group, req.DeviceID)
 		}
 		if !req.Remove && found && len(changed) == 0 {
