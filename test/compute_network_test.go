@@ -131,6 +131,41 @@ func TestComputeNetworkBootWithoutAgent(t *testing.T) {
 		}
 	})
 
+	t.Run("Interfaces", func(t *testing.T) {
+		bare, err := servers.Create(ctx, cc, servers.CreateOpts{Name: tinyName("ifaces"), ImageRef: imageID, FlavorRef: flavorID,
+			Networks: "none"}, nil).Extract()
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { deleteServers(t, cc, bare.ID) })
+		waitStatus(t, cc, bare.ID, "ACTIVE", 3*time.Minute)
+		url := c.URL + "/compute/v2.1/servers/" + bare.ID + "/os-interface"
+		code, _, body := rawCompute(t, "GET", url, pc.Token(), nil, nil)
+		if list, ok := body["interfaceAttachments"].([]any); code != 200 || !ok || len(list) != 0 {
+			t.Errorf("list interfaces: %d %v", code, body)
+		}
+		code, _, body = rawCompute(t, "POST", url, pc.Token(), nil, map[string]any{"interfaceAttachment": map[string]any{"net_id": net.ID, "port_id": userPort.ID}})
+		if code != 400 {
+			t.Errorf("attach with net_id and port_id: %d %v", code, body)
+		}
+		// Without a network agent the plug fails and the port is released.
+		code, _, body = rawCompute(t, "POST", url, pc.Token(), nil, map[string]any{"interfaceAttachment": map[string]any{"net_id": net.ID}})
+		if code != 500 || body["computeFault"] == nil {
+			t.Errorf("attach without a network agent: %d %v", code, body)
+		}
+		all, err := ports.List(nc, ports.ListOpts{DeviceID: bare.ID}).AllPages(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if left, _ := ports.ExtractPorts(all); len(left) != 0 {
+			t.Errorf("failed attach left ports %+v", left)
+		}
+		code, _, body = rawCompute(t, "DELETE", url+"/"+userPort.ID, pc.Token(), nil, nil)
+		if code != 404 || body["itemNotFound"] == nil {
+			t.Errorf("detach of a port not attached: %d %v", code, body)
+		}
+	})
+
 	if err := servers.Delete(ctx, cc, srv.ID).ExtractErr(); err != nil {
 		t.Fatal(err)
 	}

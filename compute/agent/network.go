@@ -26,7 +26,7 @@ const (
 
 // wantsNetwork reports whether an instance asked for ports.
 func wantsNetwork(in store.Instance) bool {
-	return in.RequestedNetworks != nil && in.RequestedNetworks.Mode != store.NetworksNone
+	return len(in.NetworkInfo) > 0 || in.RequestedNetworks != nil && in.RequestedNetworks.Mode != store.NetworksNone
 }
 
 // allocateNetwork gets the instance's ports from the network service,

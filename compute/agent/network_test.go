@@ -28,6 +28,10 @@ type fakeNetwork struct {
 	allocated   rpc.AllocatePortsRequest
 	deallocated atomic.Int32
 	port        rpc.Port
+	// extra is the port of an attach; released lists single-port
+	// deallocations.
+	extra    rpc.Port
+	released []string
 }
 
 func (f *fixture) withNetwork(t *testing.T, plug bool) *fakeNetwork {
@@ -48,19 +52,32 @@ func (f *fixture) withNetwork(t *testing.T, plug bool) *fakeNetwork {
 		}
 	}
 	add("allocate", rpc.SubjAllocatePorts, bus.Handle(func(_ context.Context, req rpc.AllocatePortsRequest) (rpc.AllocatePortsReply, error) {
+		if req.Attach {
+			return rpc.AllocatePortsReply{Ports: []rpc.Port{n.extra}}, nil
+		}
 		n.allocated = req
 		return rpc.AllocatePortsReply{Ports: []rpc.Port{n.port}}, nil
 	}))
 	add("deallocate", rpc.SubjDeallocatePorts, bus.Handle(func(_ context.Context, req rpc.DeallocatePortsRequest) (rpc.DeallocatePortsReply, error) {
+		if req.PortID != "" {
+			n.released = append(n.released, req.PortID)
+			return rpc.DeallocatePortsReply{Deleted: 1}, nil
+		}
 		n.deallocated.Add(1)
 		return rpc.DeallocatePortsReply{Deleted: 1}, nil
 	}))
+	n.extra = n.port
+	n.extra.ID, n.extra.MAC, n.extra.Tap = uuid.NewString(), "fa:16:3e:00:00:99", "tapextra"
 	if plug {
 		add("plug", rpc.AgentPlugSubject("h1"), bus.Handle(func(_ context.Context, req rpc.PlugRequest) (rpc.PlugReply, error) {
-			if req.PortID != n.port.ID {
+			if req.PortID != n.port.ID && req.PortID != n.extra.ID {
 				return rpc.PlugReply{}, bus.Errorf(bus.CodeNotFound, "port %s", req.PortID)
 			}
-			return rpc.PlugReply{Bridge: "brqplugged", Tap: "tap0123456789a", MTU: 1450}, nil
+			tap := n.port.Tap
+			if req.PortID == n.extra.ID {
+				tap = n.extra.Tap
+			}
+			return rpc.PlugReply{Bridge: "brqplugged", Tap: tap, MTU: 1450}, nil
 		}))
 	}
 	return n
@@ -160,5 +177,77 @@ func TestSpawnWithoutNetworkAgentFails(t *testing.T) {
 	}
 	if f.used() != 0 {
 		t.Error("allocation not released")
+	}
+}
+
+func (f *fakeDriver) AttachInterface(_ context.Context, id string, nic hypervisor.NICSpec) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	spec, ok := f.specs[id]
+	if !ok {
+		return hypervisor.ErrNotFound
+	}
+	for _, n := range spec.NICs {
+		if n.MAC == nic.MAC {
+			return nil
+		}
+	}
+	spec.NICs = append(spec.NICs, nic)
+	f.specs[id] = spec
+	return nil
+}
+
+func (f *fakeDriver) DetachInterface(_ context.Context, id string, nic hypervisor.NICSpec) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	spec, ok := f.specs[id]
+	if !ok {
+		return hypervisor.ErrNotFound
+	}
+	var keep []hypervisor.NICSpec
+	for _, n := range spec.NICs {
+		if n.MAC != nic.MAC {
+			keep = append(keep, n)
+		}
+	}
+	spec.NICs = keep
+	f.specs[id] = spec
+	return nil
+}
+
+func TestInterfaceAttachDetach(t *testing.T) {
+	f := newFixture(t)
+	n := f.withNetwork(t, true)
+	in, net := f.networkInstance(t)
+	if err := f.a.spawn(f.ctx, work.Spawn{InstanceUUID: in.UUID}); err != nil {
+		t.Fatal(err)
+	}
+	for range 2 { // a repeated attach of the same port changes nothing
+		rep, err := f.a.iface(f.ctx, work.InterfaceRequest{InstanceUUID: in.UUID, NetworkID: net})
+		if err != nil || rep.Port.ID != n.extra.ID || rep.Port.Bridge != "brqplugged" {
+			t.Fatalf("attach = %+v, %v", rep, err)
+		}
+	}
+	spec := f.drv.specs[in.UUID]
+	if len(spec.NICs) != 2 || spec.NICs[1].MAC != n.extra.MAC || spec.NICs[1].TapName != "tapextra" {
+		t.Fatalf("NICs after attach = %+v", spec.NICs)
+	}
+	if got := f.get(in.UUID); len(got.NetworkInfo) != 2 || got.NetworkInfo[1].ID != n.extra.ID {
+		t.Fatalf("cache after attach = %+v", got.NetworkInfo)
+	}
+	if _, err := f.a.iface(f.ctx, work.InterfaceRequest{InstanceUUID: in.UUID, Detach: true, PortID: uuid.NewString()}); !bus.HasCode(err, bus.CodeNotFound) {
+		t.Fatalf("detach of a port not attached: %v", err)
+	}
+	if _, err := f.a.iface(f.ctx, work.InterfaceRequest{InstanceUUID: in.UUID, Detach: true, PortID: n.extra.ID}); err != nil {
+		t.Fatal(err)
+	}
+	if spec := f.drv.specs[in.UUID]; len(spec.NICs) != 1 || spec.NICs[0].MAC != n.port.MAC {
+		t.Fatalf("NICs after detach = %+v", spec.NICs)
+	}
+	if got := f.get(in.UUID); len(got.NetworkInfo) != 1 || got.NetworkInfo[0].ID != n.port.ID {
+		t.Fatalf("cache after detach = %+v", got.NetworkInfo)
+	}
+	if len(n.released) != 1 || n.released[0] != n.extra.ID {
+		t.Fatalf("released = %v", n.released)
 	}
 }

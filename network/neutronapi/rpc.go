@@ -90,7 +90,7 @@ func (s *Service) allocatePorts(ctx context.Context, req rpc.AllocatePortsReques
 		if err != nil {
 			return err
 		}
-		if len(have) > 0 {
+		if len(have) > 0 && !req.Attach {
 			for _, p := range have {
 				ids = append(ids, p.ID)
 			}
@@ -116,6 +116,10 @@ func (s *Service) allocatePorts(ctx context.Context, req rpc.AllocatePortsReques
 				}
 				if p.DeviceID != "" && p.DeviceID != req.DeviceID {
 					return conflict("PortInUse", "Port %s is still in use.", p.ID)
+				}
+				if p.DeviceID == req.DeviceID {
+					ids = append(ids, p.ID)
+					continue
 				}
 				p.DeviceID, p.DeviceOwner, p.BindingHostID = req.DeviceID, owner, req.Host
 				if err := tx.Update(ctx, p); err != nil {
@@ -304,7 +308,7 @@ func (s *Service) deallocatePorts(ctx context.Context, req rpc.DeallocatePortsRe
 		}
 		for i := range rows {
 			p := &rows[i]
-			if req.ProjectID != "" && p.ProjectID != req.ProjectID {
+			if req.ProjectID != "" && p.ProjectID != req.ProjectID || req.PortID != "" && p.ID != req.PortID {
 				continue
 			}
 			if p.BindingProfile.V[createdKey] == true {

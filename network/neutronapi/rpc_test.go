@@ -183,6 +183,22 @@ func TestRPCExistingPortAutoAndSecurityGroups(t *testing.T) {
 	_, err = f.allocate(t, rpc.AllocatePortsRequest{ProjectID: "p3", DeviceID: uuid.NewString(), Host: "h1", Auto: true})
 	wantCode(t, err, bus.CodeConflict, "Unable to automatically allocate a network for project p3")
 
+	// An attach adds a port and returns only it; releasing that one port
+	// leaves the first.
+	att, err := f.allocate(t, rpc.AllocatePortsRequest{ProjectID: "p1", DeviceID: autoVM, Host: "h1", Attach: true,
+		Requests: []rpc.NetworkRequest{{NetworkID: n.ID}}})
+	if err != nil || len(att) != 1 || att[0].ID == auto[0].ID || !att[0].Created {
+		t.Fatalf("attach = %+v, %v", att, err)
+	}
+	one, err := bus.Request[rpc.DeallocatePortsRequest, rpc.DeallocatePortsReply](ctx, f.bus, rpc.SubjDeallocatePorts,
+		rpc.DeallocatePortsRequest{ProjectID: "p1", DeviceID: autoVM, PortID: att[0].ID})
+	if err != nil || one.Deleted != 1 {
+		t.Fatalf("release one port = %+v, %v", one, err)
+	}
+	if left, _ := store.List[store.Port](ctx, f.s.store, "device_id = ?", autoVM); len(left) != 1 || left[0].ID != auto[0].ID {
+		t.Fatalf("ports of the instance after releasing one: %+v", left)
+	}
+
 	// Security groups on the instance's ports.
 	web := &store.SecurityGroup{Meta: store.Meta{ID: uuid.NewString(), ProjectID: "p1"}, Name: "web", Stateful: true}
 	if err := f.s.store.Create(ctx, web); err != nil {
