@@ -143,6 +143,9 @@ func (a *Agent) Start(ctx context.Context) error {
 	if err := a.console.AddEndpoint("console", bus.Handle(a.consoleOutput), micro.WithEndpointSubject(work.ConsoleSubject(a.cfg.Host))); err != nil {
 		return err
 	}
+	if err := a.console.AddEndpoint("interface", bus.Handle(a.iface), micro.WithEndpointSubject(work.InterfaceSubject(a.cfg.Host))); err != nil {
+		return err
+	}
 	if err := a.startSerial(runCtx); err != nil {
 		return err
 	}

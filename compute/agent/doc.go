@@ -7,7 +7,10 @@
 // on start (finishing or undoing what a crash interrupted) and on a timer.
 // Long tasks (resize on the same host, rebuild, cold snapshots uploaded to
 // the image service with the caller's token) run on a consumer of their
-// own.
+// own. A build allocates the instance's ports from the network service
+// (internal/rpc) and has this host's network agent plug each one before
+// the domain is defined; the ports are released on a failed build and at
+// delete, and os-interface attach/detach are a request/reply to the agent.
 //
 // It must not touch another host's instances, nor libvirt domains it did
 // not create: a domain is only destroyed as a leftover when its instance

@@ -104,6 +104,11 @@ func (a *Agent) boot(ctx context.Context, in store.Instance) (err error) {
 		return err
 	}
 	undo.Add(func(context.Context) error { return os.RemoveAll(dir) })
+	info, err := a.allocateNetwork(ctx, undo, in)
+	if err != nil {
+		return err
+	}
+	in.NetworkInfo = info
 
 	disk, drive := filepath.Join(dir, "disk"), filepath.Join(dir, "disk.config")
 	if err := a.createDisk(ctx, in, disk); err != nil {
@@ -154,6 +159,7 @@ func (a *Agent) writeConfigDrive(ctx context.Context, in store.Instance, drive s
 	if in.KeyName != nil && in.PublicKey != nil {
 		cd.Meta.PublicKeys = map[string]string{*in.KeyName: *in.PublicKey}
 	}
+	cd.Network = networkData(in.NetworkInfo)
 	if in.UserData != nil && *in.UserData != "" {
 		var err error
 		if cd.UserData, err = base64.StdEncoding.DecodeString(*in.UserData); err != nil {
@@ -177,6 +183,7 @@ func (a *Agent) domainSpec(in store.Instance) hypervisor.InstanceSpec {
 			// IDE cdrom.
 			{Path: filepath.Join(dir, "disk.config"), Format: hypervisor.FormatRaw, Bus: hypervisor.BusIDE, Device: hypervisor.DeviceCDROM, Target: "hdd", ReadOnly: true},
 		}),
+		NICs:       nics(in.NetworkInfo),
 		ConsoleLog: filepath.Join(dir, "console.log"),
 		Metadata: map[string]string{"name": in.Name, "flavor": in.FlavorName, "project": in.ProjectID,
 			"user": in.UserID, "host": a.cfg.Host},
@@ -192,12 +199,13 @@ func (a *Agent) delete(ctx context.Context, msg work.Delete) error {
 		return err
 	}
 	ev := a.startEvent(ctx, in.UUID, eventTerminate)
-	err = a.teardown(ctx, in.UUID)
+	err = a.teardown(ctx, in)
 	a.finishEvent(ctx, ev, err)
 	return err
 }
 
-func (a *Agent) teardown(ctx context.Context, id string) error {
+func (a *Agent) teardown(ctx context.Context, in store.Instance) error {
+	id := in.UUID
 	if err := a.d.Driver.Destroy(ctx, id); err != nil && !errors.Is(err, hypervisor.ErrNotFound) {
 		return err
 	}
@@ -209,6 +217,11 @@ func (a *Agent) teardown(ctx context.Context, id string) error {
 	}
 	if err := a.abandonResize(ctx, id); err != nil {
 		return err
+	}
+	if wantsNetwork(in) {
+		if err := a.deallocateNetwork(ctx, in); err != nil {
+			return err
+		}
 	}
 	if err := a.d.Placement.Release(ctx, id); err != nil {
 		return err
@@ -380,7 +393,7 @@ func (a *Agent) reconcileOne(ctx context.Context, in store.Instance, doms map[st
 	}
 	switch {
 	case task == store.TaskDeleting:
-		if err := a.teardown(ctx, in.UUID); err != nil {
+		if err := a.teardown(ctx, in); err != nil {
 			log.Warn("reconcile: delete", "error", err)
 		}
 	case in.VMState == store.VMBuilding:

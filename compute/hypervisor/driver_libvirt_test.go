@@ -308,6 +308,33 @@ func TestLibvirtLifecycle(t *testing.T) {
 		}
 	})
 
+	t.Run("nic hot-plug", func(t *testing.T) {
+		mac := "fa:16:3e:" + randomHex(t, 1) + ":" + randomHex(t, 1) + ":" + randomHex(t, 1)
+		nic := NICSpec{MAC: mac, Bridge: br, TapName: "kt" + randomHex(t, 4), MTU: 1400}
+		must(t, "AttachInterface", d.AttachInterface(ctx, uuid, nic))
+		must(t, "AttachInterface again", d.AttachInterface(ctx, uuid, nic))
+		xmlOf := func(flags ...string) string {
+			out, err := exec.Command("virsh", append([]string{"-c", DefaultURI, "dumpxml", uuid}, flags...)...).Output()
+			must(t, "virsh dumpxml", err)
+			return string(out)
+		}
+		if strings.Count(xmlOf(), mac) != 1 || strings.Count(xmlOf("--inactive"), mac) != 1 {
+			t.Fatalf("%s is not once in the live and persistent definitions", mac)
+		}
+		if out, err := exec.Command("ip", "link", "show", nic.TapName).CombinedOutput(); err != nil || !strings.Contains(string(out), "master "+br) {
+			t.Fatalf("tap %s not in %s: %v %s", nic.TapName, br, err, out)
+		}
+		must(t, "DetachInterface", d.DetachInterface(ctx, uuid, nic))
+		must(t, "DetachInterface again", d.DetachInterface(ctx, uuid, nic))
+		waitUntil := time.Now().Add(30 * time.Second)
+		for strings.Contains(xmlOf(), mac) && time.Now().Before(waitUntil) {
+			time.Sleep(200 * time.Millisecond)
+		}
+		if strings.Contains(xmlOf(), mac) || strings.Contains(xmlOf("--inactive"), mac) {
+			t.Fatalf("%s still defined after DetachInterface", mac)
+		}
+	})
+
 	readies := 1
 	t.Run("soft reboot", func(t *testing.T) {
 		err := d.Reboot(ctx, uuid, false)

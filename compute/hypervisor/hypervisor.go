@@ -201,6 +201,12 @@ type Driver interface {
 	AttachDisk(ctx context.Context, uuid string, disk DiskSpec) error
 	// DetachDisk removes the disk with disk.Target from both.
 	DetachDisk(ctx context.Context, uuid string, disk DiskSpec) error
+	// AttachInterface adds a NIC to the running domain and to its
+	// definition; a NIC with that MAC attached already is fine.
+	AttachInterface(ctx context.Context, uuid string, nic NICSpec) error
+	// DetachInterface removes the NIC with nic.MAC from both; an absent
+	// one is fine.
+	DetachInterface(ctx context.Context, uuid string, nic NICSpec) error
 	// Stats reports the host's capacity and use.
 	Stats(ctx context.Context) (HostStats, error)
 	// Events streams the domains' lifecycle changes (started, stopped,

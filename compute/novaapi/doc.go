@@ -13,7 +13,10 @@
 // Resize (with confirm and revert, a migrations row and placement's move
 // of the old allocation), rebuild and createImage are long tasks on the
 // host (work.Task); images a server boots from are checked, and snapshots
-// created, in the image service with the caller's token.
+// created, in the image service with the caller's token. A create's
+// networks and security_groups are kept on the instance for its agent; the
+// view's addresses come from the instance's network info cache;
+// add/removeSecurityGroup ask the network service, os-interface the host.
 //
 // It owns the HTTP face only: data lives in compute/store, quotas in the
 // shared quota engine. It must not import another service's packages, and

@@ -54,6 +54,12 @@ var Policy = map[string]string{
 	"os_compute_api:os-suspend-server:resume":       "rule:project_member_or_admin",
 	"os_compute_api:os-console-output":              "rule:project_member_or_admin",
 	"os_compute_api:os-remote-consoles":             "rule:project_member_or_admin",
+	"os_compute_api:os-attach-interfaces:list":      "rule:project_reader_or_admin",
+	"os_compute_api:os-attach-interfaces:show":      "rule:project_reader_or_admin",
+	"os_compute_api:os-attach-interfaces:create":    "rule:project_member_or_admin",
+	"os_compute_api:os-attach-interfaces:delete":    "rule:project_member_or_admin",
+	"os_compute_api:os-security-groups:add":         "rule:project_member_or_admin",
+	"os_compute_api:os-security-groups:remove":      "rule:project_member_or_admin",
 
 	"os_compute_api:servers:update":                        "rule:project_member_or_admin",
 	"os_compute_api:os-lock-server:lock":                   "rule:project_member_or_admin",

@@ -210,5 +210,8 @@ func (s *Service) serverActions() map[string]func(*gin.Context, Version, string,
 		"lock":           s.lockAction,
 		"unlock":         s.lockAction,
 		"changePassword": s.changePassword,
+		// server_security_groups.go
+		"addSecurityGroup":    s.securityGroupAction,
+		"removeSecurityGroup": s.securityGroupAction,
 	}
 }

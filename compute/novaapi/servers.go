@@ -111,7 +111,7 @@ func (s *Service) serverView(c *gin.Context, in store.Instance, v Version) gin.H
 		"id": in.UUID, "name": in.Name, "status": serverStatus(in.VMState, in.TaskState),
 		"tenant_id": in.ProjectID, "user_id": in.UserID, "metadata": meta,
 		"hostId": hostID(in.ProjectID, in.Host), "created": in.CreatedAt.UTC().Format(serverTime),
-		"updated": updated.UTC().Format(serverTime), "addresses": gin.H{},
+		"updated": updated.UTC().Format(serverTime), "addresses": addressesView(in.NetworkInfo),
 		"accessIPv4": "", "accessIPv6": "", "links": s.link("/servers/" + in.UUID),
 		"OS-DCF:diskConfig": "MANUAL", "OS-EXT-AZ:availability_zone": in.AvailabilityZone,
 		"key_name": in.KeyName, "OS-SRV-USG:launched_at": novaTimePtr(in.LaunchedAt),
@@ -123,6 +123,9 @@ func (s *Service) serverView(c *gin.Context, in store.Instance, v Version) gin.H
 	}
 	if in.ConfigDrive {
 		out["config_drive"] = "True"
+	}
+	if in.RequestedNetworks != nil && in.RequestedNetworks.Mode != store.NetworksNone {
+		out["security_groups"] = groupsView(in.RequestedNetworks.SecurityGroups)
 	}
 	if in.ImageRef != "" {
 		out["image"] = gin.H{"id": in.ImageRef, "links": []gin.H{{"rel": "bookmark", "href": s.cfg.PublicURL + "/images/" + in.ImageRef}}}
@@ -326,6 +329,8 @@ type serverRequest struct {
 	returnReservation  bool
 	// group is the server group of the os:scheduler_hints.
 	group string
+	// networks are the requested networks and security groups.
+	networks *store.RequestedNetworks
 }
 
 var serverFields = []string{"name", "imageRef", "flavorRef", "networks", "key_name", "user_data", "metadata",
@@ -378,19 +383,8 @@ func parseServer(c *gin.Context, v Version) (serverRequest, error) {
 		flavorRef = flavorRef[i+1:]
 	}
 	r.flavorRef = flavorRef
-	if raw, given := m["networks"]; given {
-		var s string
-		var list []json.RawMessage
-		switch {
-		case json.Unmarshal(raw, &s) == nil && s == "none":
-		case json.Unmarshal(raw, &s) == nil && s == "auto":
-			return r, api.BadRequest("networks auto not supported yet")
-		case json.Unmarshal(raw, &list) == nil && len(list) == 0:
-		case json.Unmarshal(raw, &list) == nil:
-			return r, api.BadRequest("networks with ports or networks are not supported yet; use \"none\"")
-		default:
-			return r, api.BadRequest("Invalid input for field/attribute networks. Value: %s.", raw)
-		}
+	if r.networks, err = parseNetworks(m, v); err != nil {
+		return r, err
 	}
 	if r.keyName, _, err = stringField(m, "key_name", 1, 255); err != nil {
 		return r, err
@@ -511,7 +505,7 @@ func (s *Service) createServer(c *gin.Context, v Version) (*api.Response, error)
 	if r.userData != "" {
 		in.UserData = strPtr(r.userData)
 	}
-	in.Description, in.Tags = r.description, r.tags
+	in.Description, in.Tags, in.RequestedNetworks = r.description, r.tags, r.networks
 	if r.hostname != "" {
 		in.Hostname = strPtr(r.hostname)
 	}
@@ -532,7 +526,7 @@ func (s *Service) createServer(c *gin.Context, v Version) (*api.Response, error)
 		pass = randomPassword()
 	}
 	return api.Accepted(gin.H{"server": gin.H{"id": in.UUID, "links": s.link("/servers/" + in.UUID),
-		"OS-DCF:diskConfig": "MANUAL", "adminPass": pass, "security_groups": []gin.H{{"name": "default"}}}}), nil
+		"OS-DCF:diskConfig": "MANUAL", "adminPass": pass, "security_groups": groupsView(r.networks.SecurityGroups)}}), nil
 }
 
 // schedule picks a host, claims the instance's resources there and hands

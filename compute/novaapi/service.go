@@ -255,6 +255,10 @@ func (s *Service) API() api.Service {
 		since(26, r(G, sv+"/tags/:tag", "os_compute_api:os-server-tags:show", s.checkTag)),
 		since(26, r(U, sv+"/tags/:tag", "os_compute_api:os-server-tags:update", s.addTag)),
 		since(26, r(D, sv+"/tags/:tag", "os_compute_api:os-server-tags:delete", s.deleteTag)),
+		r(G, sv+"/os-interface", "os_compute_api:os-attach-interfaces:list", s.listInterfaces),
+		r(P, sv+"/os-interface", "os_compute_api:os-attach-interfaces:create", s.attachInterface),
+		r(G, sv+"/os-interface/:port_id", "os_compute_api:os-attach-interfaces:show", s.getInterface),
+		r(D, sv+"/os-interface/:port_id", "os_compute_api:os-attach-interfaces:delete", s.detachInterface),
 		r(G, sv+"/os-instance-actions", "os_compute_api:os-instance-actions:list", s.listInstanceActions),
 		r(G, sv+"/os-instance-actions/:request_id", "os_compute_api:os-instance-actions:show", s.getInstanceAction),
 

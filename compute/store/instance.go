@@ -112,6 +112,10 @@ type Instance struct {
 	Tags          db.TextArray `gorm:"type:text[]"`
 	ReservationID string
 	LaunchIndex   int
+	// RequestedNetworks is the create's "networks" (nil: none), and
+	// NetworkInfo the cache of the instance's ports (instance_network.go).
+	RequestedNetworks *RequestedNetworks `gorm:"type:jsonb"`
+	NetworkInfo       NetworkInfo        `gorm:"type:jsonb"`
 }
 
 // TableName implements gorm's tabler.

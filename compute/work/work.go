@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/kumo-cloud/kumo/internal/bus"
+	"github.com/kumo-cloud/kumo/internal/rpc"
 )
 
 // Service is the bus service name of compute.
@@ -99,6 +100,22 @@ type ConsoleReply struct {
 	Output string `json:"output"`
 }
 
+// InterfaceRequest asks a host's agent to attach (allocate, plug and
+// hot-plug) or detach (unplug and release) one interface of an instance:
+// an existing port, or a new port on a network.
+type InterfaceRequest struct {
+	InstanceUUID string `json:"instance_uuid"`
+	Detach       bool   `json:"detach,omitempty"`
+	PortID       string `json:"port_id,omitempty"`
+	NetworkID    string `json:"network_id,omitempty"`
+	FixedIP      string `json:"fixed_ip,omitempty"`
+}
+
+// InterfaceReply is the attached port (empty for a detach).
+type InterfaceReply struct {
+	Port rpc.Port `json:"port"`
+}
+
 // HostInfo is what a compute agent publishes with its heartbeat.
 type HostInfo struct {
 	ProviderID string `json:"provider_id"`
@@ -129,6 +146,12 @@ func Subject(host, verb string) string {
 // It is outside the work stream's subjects so requests are not stored.
 func ConsoleSubject(host string) string {
 	return fmt.Sprintf("kumo.%s.v1.console.%s", Service, HostToken(host))
+}
+
+// InterfaceSubject is the request/reply subject of host's interface
+// attach and detach (os-interface): the API waits for the result.
+func InterfaceSubject(host string) string {
+	return fmt.Sprintf("kumo.%s.v1.interface.%s", Service, HostToken(host))
 }
 
 // Stream is compute's per-host work stream; each service has its own so

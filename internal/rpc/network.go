@@ -68,6 +68,10 @@ type AllocatePortsRequest struct {
 	// SecurityGroups are names or IDs for ports compute creates; empty
 	// means the project's default group.
 	SecurityGroups []string `json:"security_groups,omitempty"`
+	// Attach adds ports to an instance that may have some (an interface
+	// attach): the reply lists only the new ones. Taking over a port the
+	// instance holds already returns it again.
+	Attach bool `json:"attach,omitempty"`
 }
 
 // FixedIP is one address of a port, with what a guest needs to configure
@@ -117,6 +121,8 @@ type AllocatePortsReply struct {
 type DeallocatePortsRequest struct {
 	ProjectID string `json:"project_id"`
 	DeviceID  string `json:"device_id"`
+	// PortID, if set, releases only that port (an interface detach).
+	PortID string `json:"port_id,omitempty"`
 }
 
 // DeallocatePortsReply says how many ports were deleted and unbound.

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/gin-gonic/gin"
+	"github.com/nats-io/nats.go/micro"
 
 	"github.com/kumo-cloud/kumo/api"
 	"github.com/kumo-cloud/kumo/internal/bus"
@@ -56,6 +57,8 @@ type Service struct {
 	quota *quota.Engine
 	bus   *bus.Bus
 	log   *slog.Logger
+	// rpc serves compute's port requests (rpc.go).
+	rpc micro.Service
 }
 
 // New builds the network API.
@@ -88,10 +91,14 @@ func Build(d daemon.Deps) (daemon.Service, error) {
 // Store returns the network store the service writes.
 func (s *Service) Store() *store.Store { return s.store }
 
-// Start opens the events stream and creates the public network if missing.
+// Start opens the events stream, serves compute's port requests and
+// creates the public network if missing.
 func (s *Service) Start(ctx context.Context) error {
 	if s.bus != nil {
 		if _, err := bus.EnsureEventsStream(ctx, s.bus); err != nil {
+			return err
+		}
+		if err := s.startRPC(); err != nil {
 			return err
 		}
 	}
@@ -101,8 +108,13 @@ func (s *Service) Start(ctx context.Context) error {
 	return nil
 }
 
-// Stop has nothing to stop: the API runs no workers.
-func (s *Service) Stop(context.Context) error { return nil }
+// Stop ends the bus endpoints.
+func (s *Service) Stop(context.Context) error {
+	if s.rpc != nil {
+		return s.rpc.Stop()
+	}
+	return nil
+}
 
 // publish emits kumo.events.network.<resource>.<action> after a change has
 // committed. A lost event only delays the agent until its next periodic
