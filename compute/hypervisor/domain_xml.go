@@ -177,7 +177,11 @@ func diskXML(d DiskSpec) (*libvirtxml.DomainDisk, error) {
 	return disk, nil
 }
 
-// interfaceXML renders one NIC: a tap with a fixed name in a Linux bridge.
+// interfaceXML renders one NIC: a tap with a fixed name (type ethernet).
+// libvirt creates the tap and brings it up; the network agent, which owns
+// the bridges, enslaves it to n.Bridge the moment it appears. Letting
+// libvirt bridge it too (type bridge) races with the agent and fails with
+// EBUSY when the agent wins.
 func interfaceXML(n NICSpec) libvirtxml.DomainInterface {
 	model := n.Model
 	if model == "" {
@@ -185,7 +189,7 @@ func interfaceXML(n NICSpec) libvirtxml.DomainInterface {
 	}
 	iface := libvirtxml.DomainInterface{
 		MAC:    &libvirtxml.DomainInterfaceMAC{Address: strings.ToLower(n.MAC)},
-		Source: &libvirtxml.DomainInterfaceSource{Bridge: &libvirtxml.DomainInterfaceSourceBridge{Bridge: n.Bridge}},
+		Source: &libvirtxml.DomainInterfaceSource{Ethernet: &libvirtxml.DomainInterfaceSourceEthernet{}},
 		Target: &libvirtxml.DomainInterfaceTarget{Dev: n.TapName},
 		Model:  &libvirtxml.DomainInterfaceModel{Type: model},
 	}

@@ -19,7 +19,7 @@ import (
 )
 
 // readyTimeout bounds a kumo-tiny boot under TCG.
-const readyTimeout = 90 * time.Second
+const readyTimeout = 4 * time.Minute
 
 // The integration tests drive the real libvirtd at DefaultURI with TCG
 // guests (KVM may hang guests on CI machines) booting the kumo-tiny image.
@@ -254,10 +254,11 @@ func TestLibvirtLifecycle(t *testing.T) {
 	waitReady(t, d, g, 1)
 	t.Logf("boot to READY: %.1fs", time.Since(start).Seconds())
 
-	// The NIC is a tap with our name and MTU in our bridge.
+	// The NIC is a tap with our name and MTU, up; bridging it is the
+	// network agent's job, not libvirt's.
 	link, err := exec.Command("ip", "-o", "link", "show", "dev", tap).CombinedOutput()
 	must(t, "ip link show "+tap, err)
-	if !strings.Contains(string(link), "mtu 1400") || !strings.Contains(string(link), "master "+br) {
+	if !strings.Contains(string(link), "mtu 1400") || !strings.Contains(string(link), ",UP") || strings.Contains(string(link), "master ") {
 		t.Errorf("tap %s: %s", tap, link)
 	}
 
@@ -321,8 +322,8 @@ func TestLibvirtLifecycle(t *testing.T) {
 		if strings.Count(xmlOf(), mac) != 1 || strings.Count(xmlOf("--inactive"), mac) != 1 {
 			t.Fatalf("%s is not once in the live and persistent definitions", mac)
 		}
-		if out, err := exec.Command("ip", "link", "show", nic.TapName).CombinedOutput(); err != nil || !strings.Contains(string(out), "master "+br) {
-			t.Fatalf("tap %s not in %s: %v %s", nic.TapName, br, err, out)
+		if out, err := exec.Command("ip", "link", "show", nic.TapName).CombinedOutput(); err != nil || !strings.Contains(string(out), "mtu 1400") {
+			t.Fatalf("tap %s of the hot-plugged NIC: %v %s", nic.TapName, err, out)
 		}
 		must(t, "DetachInterface", d.DetachInterface(ctx, uuid, nic))
 		must(t, "DetachInterface again", d.DetachInterface(ctx, uuid, nic))

@@ -42,14 +42,14 @@ func newTestDatapath(t *testing.T, md MetadataHandler) *Datapath {
 		t.Fatalf("clearing leftovers: %v", err)
 	}
 	removeTestVMs()
-	before := hostSnapshot(t)
+	before := hostSnapshot(t, d)
 	t.Cleanup(func() {
 		err := d.Apply(context.Background(), State{})
 		d.Close()
 		if err != nil {
 			t.Errorf("Apply(empty): %v", err)
 		}
-		if after := hostSnapshot(t); after != before {
+		if after := hostSnapshot(t, d); after != before {
 			t.Errorf("host state not restored:\nbefore:\n%s\nafter:\n%s", before, after)
 		}
 	})
@@ -79,9 +79,12 @@ func killNamespaceProcesses(ns string) {
 	}
 }
 
-// hostSnapshot is what Apply(State{}) must restore: links, namespaces,
-// nftables tables and dnsmasq processes.
-func hostSnapshot(t *testing.T) string {
+// hostSnapshot is what Apply(State{}) must restore of d's owner: its links
+// (by alias) and the test's VM veths, its namespaces (by marker) and the
+// test's VM namespaces, its nftables tables and its dnsmasq processes.
+// Other owners' objects are left out: kumods of other test packages run
+// network agents on this host at the same time.
+func hostSnapshot(t *testing.T, d *Datapath) string {
 	t.Helper()
 	links, err := netlink.LinkList()
 	if err != nil {
@@ -89,17 +92,23 @@ func hostSnapshot(t *testing.T) string {
 	}
 	var names []string
 	for _, l := range links {
-		// Other programs on this host come and go: only names kumo (or
-		// these tests) could have made count.
-		if n := l.Attrs().Name; kumoRootLink(n) || strings.HasPrefix(n, tapPrefix) {
+		n := l.Attrs().Name
+		if kumoRootLink(n) && l.Attrs().Alias == d.alias || strings.HasPrefix(n, tapPrefix) && l.Type() == "veth" {
 			names = append(names, n)
 		}
 	}
 	sort.Strings(names)
 	var ns []string
 	all, _ := namespaces()
+	owned := map[string]bool{}
+	for kind, name := range map[string]func(string) string{"dhcp": DHCPNamespace, "router": RouterNamespace} {
+		entries, _ := os.ReadDir(filepath.Join(d.cfg.StateDir, kind))
+		for _, e := range entries {
+			owned[name(e.Name())] = true
+		}
+	}
 	for _, n := range all {
-		if kumoNamespace(n) || strings.HasPrefix(n, "kvmtest-") {
+		if owned[n] || strings.HasPrefix(n, "kvmtest-") {
 			ns = append(ns, n)
 		}
 	}
@@ -110,13 +119,19 @@ func hostSnapshot(t *testing.T) string {
 	}
 	var tables []string
 	for _, tb := range all {
-		if strings.Contains(tb, " kumo") {
+		if strings.HasSuffix(tb, " "+d.tableName()) {
 			tables = append(tables, tb)
 		}
 	}
-	pids, _ := exec.Command("pgrep", "-x", "dnsmasq").Output()
+	var pids []string
+	out, _ := exec.Command("pgrep", "-x", "dnsmasq").Output()
+	for _, pid := range strings.Fields(string(out)) {
+		if cmd, err := os.ReadFile("/proc/" + pid + "/cmdline"); err == nil && bytes.Contains(cmd, []byte(d.cfg.StateDir)) {
+			pids = append(pids, pid)
+		}
+	}
 	return fmt.Sprintf("links: %s\nnetns: %s\nnft: %s\ndnsmasq: %s", strings.Join(names, " "),
-		strings.Join(ns, " "), strings.Join(tables, ", "), strings.Join(strings.Fields(string(pids)), " "))
+		strings.Join(ns, " "), strings.Join(tables, ", "), strings.Join(pids, " "))
 }
 
 // stateSnapshot is a detailed view of what Apply owns, to prove a second
@@ -124,9 +139,35 @@ func hostSnapshot(t *testing.T) string {
 func stateSnapshot(t *testing.T, d *Datapath, st State) string {
 	t.Helper()
 	var b strings.Builder
-	b.WriteString(links(t, ""))
-	b.WriteString(addrs(t, ""))
-	b.WriteString(run(t, "", "nft", "-a", "list", "ruleset"))
+	// In the root namespace, only d's links and the test's VM veths: other
+	// owners' agents change theirs meanwhile.
+	mine := map[string]bool{}
+	all, err := netlink.LinkList()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range all {
+		n := l.Attrs().Name
+		if kumoRootLink(n) && l.Attrs().Alias == d.alias || strings.HasPrefix(n, tapPrefix) && l.Type() == "veth" {
+			mine[n] = true
+		}
+	}
+	ownLines := func(out string) string {
+		var keep []string
+		for _, line := range strings.Split(out, "\n") {
+			// "7: name@peer: <...>" or "7: name    inet ..."
+			f := strings.Fields(line)
+			if len(f) > 1 && mine[strings.TrimSuffix(strings.SplitN(f[1], "@", 2)[0], ":")] {
+				keep = append(keep, line)
+			}
+		}
+		return strings.Join(keep, "\n") + "\n"
+	}
+	b.WriteString(ownLines(links(t, "")))
+	b.WriteString(ownLines(addrs(t, "")))
+	for _, family := range []string{"bridge", "inet"} {
+		b.WriteString(run(t, "", "nft", "-a", "list", "table", family, d.tableName()))
+	}
 	for _, r := range st.Routers {
 		ns := RouterNamespace(r.ID)
 		b.WriteString(links(t, ns))
