@@ -70,6 +70,9 @@ type Config struct {
 	// ImageURL is the image service's endpoint; empty checks no images
 	// and serves no snapshots.
 	ImageURL string
+	// Pack makes the scheduler fill the fullest host that fits first
+	// instead of spreading servers over the emptiest.
+	Pack bool
 }
 
 // Deps are what the compute API needs from the daemon.
@@ -113,7 +116,7 @@ func New(cfg Config, deps Deps) *Service {
 		log = slog.New(slog.DiscardHandler)
 	}
 	s := &Service{cfg: cfg, store: deps.Store, quota: deps.Quota, log: log.With("service", "compute"),
-		placement: deps.Placement, sched: scheduler.New(true), bus: deps.Bus}
+		placement: deps.Placement, sched: scheduler.New(!cfg.Pack), bus: deps.Bus}
 	if cfg.ImageURL != "" {
 		s.glance = glance.New(cfg.ImageURL)
 	}
@@ -131,7 +134,7 @@ func Build(d daemon.Deps) (daemon.Service, error) {
 	if imageURL == "" {
 		imageURL = d.URL + "/image"
 	}
-	return New(Config{PublicURL: d.URL, ImageURL: imageURL}, Deps{Store: store.New(d.DB), Quota: d.Quota, Log: d.Log,
+	return New(Config{PublicURL: d.URL, ImageURL: imageURL, Pack: d.Config.SchedulerWeighing == "pack"}, Deps{Store: store.New(d.DB), Quota: d.Quota, Log: d.Log,
 		Placement: pstore.New(d.DB), Bus: d.Bus}), nil
 }
 

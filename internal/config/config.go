@@ -51,6 +51,10 @@ type Config struct {
 	// PublicURL is the base URL clients reach this kumo on, as written into
 	// the catalog and clouds.yaml; empty means http://<listen>.
 	PublicURL string
+	// SchedulerWeighing is how the scheduler orders hosts that fit:
+	// "spread" (most free resources first, Nova's default) or "pack"
+	// (fullest first, Nova's negative weight multipliers).
+	SchedulerWeighing string
 	// ImageURL is the image service's endpoint the compute API uses;
 	// empty means <public url>/image (all-in-one).
 	ImageURL string
@@ -91,16 +95,17 @@ func DefaultAllocation() Allocation {
 func Default() Config {
 	host, _ := os.Hostname()
 	return Config{
-		StateDir:         ".kumo",
-		NATSListen:       "127.0.0.1:4222",
-		Listen:           "127.0.0.1:8080",
-		LibvirtURI:       "qemu:///system",
-		VirtTypeFile:     "/var/lib/kumo/virt-type",
-		Host:             host,
-		PhysicalNetworks: "public=hostonly",
-		LogLevel:         "info",
-		LogFormat:        "text",
-		Allocation:       DefaultAllocation(),
+		StateDir:          ".kumo",
+		NATSListen:        "127.0.0.1:4222",
+		Listen:            "127.0.0.1:8080",
+		LibvirtURI:        "qemu:///system",
+		VirtTypeFile:      "/var/lib/kumo/virt-type",
+		Host:              host,
+		PhysicalNetworks:  "public=hostonly",
+		SchedulerWeighing: "spread",
+		LogLevel:          "info",
+		LogFormat:         "text",
+		Allocation:        DefaultAllocation(),
 	}
 }
 
@@ -125,6 +130,7 @@ func (c *Config) fields() []field {
 		{&c.Host, "host", "KUMO_HOST", "name of this node"},
 		{&c.PhysicalNetworks, "physical-networks", "KUMO_PHYSICAL_NETWORKS", "physical networks of this host's network agent: name=interface or name=hostonly, comma-separated"},
 		{&c.PublicURL, "public-url", "KUMO_PUBLIC_URL", "base URL clients use, for the catalog (default: http://<listen>)"},
+		{&c.SchedulerWeighing, "scheduler-weighing", "KUMO_SCHEDULER_WEIGHING", "spread (emptiest host first) or pack (fullest first)"},
 		{&c.ImageURL, "image-url", "KUMO_IMAGE_URL", "image service endpoint the compute API uses (default: <public url>/image)"},
 		{&c.PolicyFile, "policy-file", "KUMO_POLICY_FILE", "policy override file (oslo.policy YAML or JSON)"},
 		{&c.LogLevel, "log-level", "KUMO_LOG_LEVEL", "debug, info, warn or error"},
@@ -196,6 +202,9 @@ func (c *Config) Validate() error {
 	case "", "kvm", "qemu":
 	default:
 		return fmt.Errorf("--virt-type %q: must be kvm or qemu", c.VirtType)
+	}
+	if c.SchedulerWeighing != "spread" && c.SchedulerWeighing != "pack" {
+		return fmt.Errorf("--scheduler-weighing %q: must be spread or pack", c.SchedulerWeighing)
 	}
 	switch c.LogLevel {
 	case "debug", "info", "warn", "error":
