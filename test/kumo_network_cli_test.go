@@ -204,6 +204,9 @@ func TestKumoNetworkCLI(t *testing.T) {
 	if fixed, _ := gw["external_fixed_ips"].([]any); len(fixed) == 0 {
 		t.Fatalf("router gateway has no external address: %v", gw)
 	}
+	if out := string(k.run(admin, "router", "show", routerName)); !strings.Contains(out, `{"network_id":"`+publicID+`","enable_snat":true,`) {
+		t.Fatalf("router show (table) = %s", out)
+	}
 	k.run(admin, "router", "add", "subnet", routerName, subName)
 	t.Cleanup(func() { k.exec(admin, "router", "remove", "subnet", routerID, subID) })
 	rows = list("port", "list", "--router", routerName)

@@ -53,7 +53,7 @@ func floatingIPFields(f *floatingips.FloatingIP) []field {
 }
 
 var floatingIPNoun = neutronNoun[floatingips.FloatingIP]{
-	noun: "FLOATING_IP", plural: "floating IPs",
+	noun: "FLOATING_IP", plural: "floating IPs", refs: "address or id",
 	find:   (*session).findFloatingIP,
 	fields: floatingIPFields,
 	delete: func(ctx context.Context, nc *gophercloud.ServiceClient, f *floatingips.FloatingIP) error {

@@ -33,16 +33,18 @@ type neutronNoun[T any] struct {
 	// noun is singular and upper-case in usage strings ("NETWORK"); plural
 	// is lower-case for help ("networks").
 	noun, plural string
-	find         func(s *session, nc *gophercloud.ServiceClient, ref string) (*T, error)
-	fields       func(*T) []field
-	delete       func(ctx context.Context, nc *gophercloud.ServiceClient, obj *T) error
+	// refs says how the objects are referenced ("name or id").
+	refs   string
+	find   func(s *session, nc *gophercloud.ServiceClient, ref string) (*T, error)
+	fields func(*T) []field
+	delete func(ctx context.Context, nc *gophercloud.ServiceClient, obj *T) error
 }
 
 // showCommand is "show NOUN".
 func (n neutronNoun[T]) showCommand() *cobra.Command {
 	return &cobra.Command{
 		Use:   "show " + n.noun,
-		Short: "Show one of the " + n.plural + " (name or id)",
+		Short: "Show one of the " + n.plural + " (" + n.refs + ")",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			s, nc, err := networkSession(cmd)
@@ -62,7 +64,7 @@ func (n neutronNoun[T]) showCommand() *cobra.Command {
 func (n neutronNoun[T]) deleteCommand() *cobra.Command {
 	return &cobra.Command{
 		Use:   "delete " + n.noun + "...",
-		Short: "Delete " + n.plural + " (names or ids)",
+		Short: "Delete " + n.plural + " (" + n.refs + ")",
 		Args:  cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			s, nc, err := networkSession(cmd)
@@ -122,6 +124,20 @@ func findNeutron[T any](s *session, kind, ref string, get func(id string) (*T, e
 	return nil, fmt.Errorf("%d %ss are named %q: use an id", len(named), kind, ref)
 }
 
+// compact is a nested value shown as compact JSON in tables (rather than
+// Go's rendering of structs and pointers) and as itself in JSON output.
+type compact struct{ v any }
+
+func (c compact) MarshalJSON() ([]byte, error) { return json.Marshal(c.v) }
+
+func (c compact) String() string {
+	b, err := json.Marshal(c.v)
+	if err != nil {
+		return fmt.Sprint(c.v)
+	}
+	return string(b)
+}
+
 // network is a network with the extension attributes kumo serves.
 type network struct {
 	networks.Network
@@ -173,7 +189,7 @@ func networkFields(n *network) []field {
 }
 
 var networkNoun = neutronNoun[network]{
-	noun: "NETWORK", plural: "networks",
+	noun: "NETWORK", plural: "networks", refs: "name or id",
 	find:   (*session).findNetwork,
 	fields: networkFields,
 	delete: func(ctx context.Context, nc *gophercloud.ServiceClient, n *network) error {

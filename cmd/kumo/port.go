@@ -58,14 +58,14 @@ func portFields(p *port) []field {
 	return []field{{"id", p.ID}, {"name", p.Name}, {"network_id", p.NetworkID}, {"mac_address", p.MACAddress},
 		{"fixed_ips", fixedIPs(p.FixedIPs)}, {"status", p.Status}, {"admin_state_up", p.AdminStateUp},
 		{"device_owner", p.DeviceOwner}, {"device_id", p.DeviceID}, {"security_groups", p.SecurityGroups},
-		{"port_security_enabled", p.PortSecurityEnabled}, {"allowed_address_pairs", p.AllowedAddressPairs},
+		{"port_security_enabled", p.PortSecurityEnabled}, {"allowed_address_pairs", compact{p.AllowedAddressPairs}},
 		{"binding:host_id", p.HostID}, {"binding:vif_type", p.VIFType}, {"description", p.Description},
 		{"project_id", p.ProjectID}, {"tags", p.Tags}, {"created_at", timeValue(p.CreatedAt)},
 		{"updated_at", timeValue(p.UpdatedAt)}}
 }
 
 var portNoun = neutronNoun[port]{
-	noun: "PORT", plural: "ports",
+	noun: "PORT", plural: "ports", refs: "name or id",
 	find:   (*session).findPort,
 	fields: portFields,
 	delete: func(ctx context.Context, nc *gophercloud.ServiceClient, p *port) error {

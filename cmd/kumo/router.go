@@ -30,18 +30,18 @@ func gateway(r *routers.Router) any {
 	if r.GatewayInfo.NetworkID == "" {
 		return nil
 	}
-	return r.GatewayInfo
+	return compact{r.GatewayInfo}
 }
 
 func routerFields(r *routers.Router) []field {
 	return []field{{"id", r.ID}, {"name", r.Name}, {"status", r.Status}, {"admin_state_up", r.AdminStateUp},
-		{"external_gateway_info", gateway(r)}, {"routes", r.Routes}, {"description", r.Description},
+		{"external_gateway_info", gateway(r)}, {"routes", compact{r.Routes}}, {"description", r.Description},
 		{"project_id", r.ProjectID}, {"tags", r.Tags}, {"created_at", timeValue(r.CreatedAt)},
 		{"updated_at", timeValue(r.UpdatedAt)}}
 }
 
 var routerNoun = neutronNoun[routers.Router]{
-	noun: "ROUTER", plural: "routers",
+	noun: "ROUTER", plural: "routers", refs: "name or id",
 	find:   (*session).findRouter,
 	fields: routerFields,
 	delete: func(ctx context.Context, nc *gophercloud.ServiceClient, r *routers.Router) error {

@@ -90,7 +90,7 @@ func nullInt(n int) any {
 }
 
 var secGroupNoun = neutronNoun[groups.SecGroup]{
-	noun: "GROUP", plural: "security groups",
+	noun: "GROUP", plural: "security groups", refs: "name or id",
 	find:   (*session).findSecGroup,
 	fields: secGroupFields,
 	delete: func(ctx context.Context, nc *gophercloud.ServiceClient, g *groups.SecGroup) error {
@@ -99,7 +99,7 @@ var secGroupNoun = neutronNoun[groups.SecGroup]{
 }
 
 var ruleNoun = neutronNoun[rules.SecGroupRule]{
-	noun: "RULE", plural: "security group rules",
+	noun: "RULE", plural: "security group rules", refs: "id",
 	find:   (*session).findRule,
 	fields: ruleFields,
 	delete: func(ctx context.Context, nc *gophercloud.ServiceClient, r *rules.SecGroupRule) error {

@@ -40,13 +40,13 @@ func (p pools) String() string {
 func subnetFields(sn *subnets.Subnet) []field {
 	return []field{{"id", sn.ID}, {"name", sn.Name}, {"network_id", sn.NetworkID}, {"cidr", sn.CIDR},
 		{"ip_version", sn.IPVersion}, {"gateway_ip", sn.GatewayIP}, {"allocation_pools", pools(sn.AllocationPools)},
-		{"dns_nameservers", sn.DNSNameservers}, {"host_routes", sn.HostRoutes}, {"enable_dhcp", sn.EnableDHCP},
+		{"dns_nameservers", sn.DNSNameservers}, {"host_routes", compact{sn.HostRoutes}}, {"enable_dhcp", sn.EnableDHCP},
 		{"description", sn.Description}, {"project_id", sn.ProjectID}, {"tags", sn.Tags},
 		{"created_at", timeValue(sn.CreatedAt)}, {"updated_at", timeValue(sn.UpdatedAt)}}
 }
 
 var subnetNoun = neutronNoun[subnets.Subnet]{
-	noun: "SUBNET", plural: "subnets",
+	noun: "SUBNET", plural: "subnets", refs: "name or id",
 	find:   (*session).findSubnet,
 	fields: subnetFields,
 	delete: func(ctx context.Context, nc *gophercloud.ServiceClient, sn *subnets.Subnet) error {
