@@ -9,8 +9,9 @@ import (
 // cloud: a network with two subnets, a security group with rules, a port
 // with a fixed address and the group, a router with the public gateway and
 // an interface, a floating IP set on the port and unset, name resolution
-// (names wherever ids go, unknown and ambiguous names refused), and the
-// deletes in reverse.
+// (names wherever ids go, unknown and ambiguous names refused, the
+// caller's own object preferred to another project's of the same name),
+// and the deletes in reverse.
 func TestKumoNetworkCLI(t *testing.T) {
 	c := sharedCloud(t)
 	k, admin := newKumoCLI(t, c)
@@ -49,6 +50,7 @@ func TestKumoNetworkCLI(t *testing.T) {
 	obj = object("network", "create", netName)
 	netID, _ := obj["id"].(string)
 	t.Cleanup(func() { k.exec(admin, "network", "delete", netID) })
+	project, _ := obj["project_id"].(string)
 	if obj["name"] != netName || obj["status"] != "ACTIVE" || obj["router:external"] != false || obj["admin_state_up"] != true {
 		t.Fatalf("network create = %v", obj)
 	}
@@ -69,6 +71,29 @@ func TestKumoNetworkCLI(t *testing.T) {
 	fails(`no network with a name or id of "`+netName+`-nope"`, "network", "show", netName+"-nope")
 	fails(`no router with a name or id of "nope-router"`, "router", "add", "subnet", "nope-router", "nope-subnet")
 	k.run(admin, append([]string{"network", "delete"}, dupIDs...)...)
+
+	// A name another project also uses resolves to the caller's own object.
+	otherProject := uniq("kcli-proj")
+	k.run(admin, "project", "create", otherProject)
+	t.Cleanup(func() { k.exec(admin, "project", "delete", otherProject) })
+	obj = object("network", "create", dupName, "--project", otherProject)
+	otherNet, _ := obj["id"].(string)
+	t.Cleanup(func() { k.exec(admin, "network", "delete", otherNet) })
+	if obj["project_id"] == project || obj["project_id"] == "" {
+		t.Fatalf("network create --project %s = %v", otherProject, obj)
+	}
+	obj = object("network", "create", dupName)
+	ownNet, _ := obj["id"].(string)
+	t.Cleanup(func() { k.exec(admin, "network", "delete", ownNet) })
+	if obj = object("network", "show", dupName); obj["id"] != ownNet {
+		t.Fatalf("network show %s = %v, want the admin's own %s", dupName, obj, ownNet)
+	}
+	k.run(admin, "network", "delete", dupName)
+	if obj = object("network", "show", dupName); obj["id"] != otherNet {
+		t.Fatalf("network show %s = %v, want the other project's %s", dupName, obj, otherNet)
+	}
+	k.run(admin, "network", "delete", dupName)
+	k.run(admin, "project", "delete", otherProject)
 	rows = list("network", "list", "--name", dupName)
 	if len(rows) != 0 {
 		t.Fatalf("networks %s listed after delete: %v", dupName, rows)
@@ -157,6 +182,11 @@ func TestKumoNetworkCLI(t *testing.T) {
 	rows = list("security", "group", "list")
 	if !hasRow(rows, map[string]any{"id": sgID, "name": sgName}) {
 		t.Fatalf("security group list = %v", rows)
+	}
+	// Every project has a group named default: the admin's own wins.
+	obj = object("security", "group", "show", "default")
+	if obj["name"] != "default" || obj["project_id"] != project {
+		t.Fatalf("security group show default = %v, want project %s's", obj, project)
 	}
 	obj = object("security", "group", "show", sgName)
 	if rules, _ := obj["rules"].([]any); obj["id"] != sgID || len(rules) < 2 {

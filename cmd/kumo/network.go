@@ -202,7 +202,7 @@ func networkCommand() *cobra.Command {
 
 	var share, isExternal, disable bool
 	var mtuSize int
-	var description string
+	var description, projectRef, projectDomain string
 	create := &cobra.Command{
 		Use:   "create NAME",
 		Short: "Create a network",
@@ -216,6 +216,13 @@ func networkCommand() *cobra.Command {
 			opts := networks.CreateOpts{Name: args[0], Description: description, AdminStateUp: &up}
 			if share {
 				opts.Shared = &share
+			}
+			if projectRef != "" {
+				p, err := s.findProject(projectRef, projectDomain)
+				if err != nil {
+					return err
+				}
+				opts.ProjectID = p.ID
 			}
 			var builder networks.CreateOptsBuilder = opts
 			if isExternal {
@@ -236,6 +243,8 @@ func networkCommand() *cobra.Command {
 	create.Flags().BoolVar(&disable, "disable", false, "create it administratively down")
 	create.Flags().IntVar(&mtuSize, "mtu", 0, "MTU (default: the cloud's)")
 	create.Flags().StringVar(&description, "description", "", "description")
+	create.Flags().StringVar(&projectRef, "project", "", "create it for another project (name or id; admin)")
+	create.Flags().StringVar(&projectDomain, "project-domain", "", "domain of the --project when named")
 
 	var name string
 	var onlyExternal bool
