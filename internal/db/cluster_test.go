@@ -206,10 +206,16 @@ func TestClusterRestartsAfterKill(t *testing.T) {
 		if elapsed := time.Since(start); elapsed > 3*time.Second {
 			t.Fatalf("round %d: Ping took %s with postgres down", round, elapsed)
 		}
-		if err == nil {
+		switch {
+		case err == nil && c.PostmasterPid() == old:
 			t.Fatalf("round %d: Ping succeeded with postgres down", round)
+		case err == nil:
+			// The supervisor restarted postgres before the Ping (a busy
+			// machine stretches the gap between the checks): fine.
+			t.Logf("round %d: postgres was already back when pinged", round)
+		default:
+			t.Logf("round %d: Ping with postgres down: %v", round, err)
 		}
-		t.Logf("round %d: Ping with postgres down: %v", round, err)
 
 		testutil.WaitFor(t, 30*time.Second, func() error {
 			pctx, cancel := context.WithTimeout(ctx, 2*time.Second)

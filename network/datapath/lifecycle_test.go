@@ -172,10 +172,11 @@ func TestObjectErrors(t *testing.T) {
 	if namespaceExists(RouterNamespace(routerID)) {
 		t.Fatal("the failed router left its namespace")
 	}
-	links, _ := netlink.LinkList()
-	for _, l := range links {
-		if strings.HasPrefix(l.Attrs().Name, routerPrefix) {
-			t.Fatalf("the failed router left %s", l.Attrs().Name)
+	// Only this router's legs: other owners' agents on this host have
+	// routers of their own.
+	for _, ri := range st.Routers[0].Interfaces {
+		if _, err := netlink.LinkByName(qrRootName(ri.PortID)); err == nil {
+			t.Fatalf("the failed router left %s", qrRootName(ri.PortID))
 		}
 	}
 }
