@@ -60,6 +60,7 @@ type secServer struct {
 	p          secProject
 	id, name   string
 	addr, role string
+	mac        string
 }
 
 // console is the server's console output.
@@ -93,14 +94,18 @@ func pingResults(console, tag string) []bool {
 	return out
 }
 
-// flowCount is the last "FLOW <n>" a server printed (echo replies its
-// long-running ping received so far), -1 before the first.
-func flowCount(console string) int {
-	n := -1
-	for _, m := range regexp.MustCompile(`user_data: FLOW (\d+)`).FindAllStringSubmatch(console, -1) {
+var flowLine = regexp.MustCompile(`user_data: FLOW (\d+) ?(\S*)`)
+
+// flowCount is the last "FLOW <n> [<mac>]" a server printed: the echo
+// replies its long-running ping received so far (-1 before the first)
+// and the MAC its ARP cache has for the address it pings.
+func flowCount(console string) (int, string) {
+	n, mac := -1, ""
+	for _, m := range flowLine.FindAllStringSubmatch(console, -1) {
 		n, _ = strconv.Atoi(m[1])
+		mac = m[2]
 	}
-	return n
+	return n, mac
 }
 
 func count(results []bool, ok bool) int {
@@ -156,7 +161,7 @@ func TestNetworkSecurity(t *testing.T) {
 	}{
 		{p1, net1.ID, closed, "10.0.0.10", "A", pingLoop("PING", "10.0.0.11")},
 		{p1, net1.ID, closed, "10.0.0.11", "B", "ping 10.0.0.10 >/dev/null 2>&1 &\n" +
-			"while sleep 1; do echo FLOW $(awk '/^Icmp:/ {if (!h) {for (i = 1; i <= NF; i++) k[i] = $i; h = 1} else for (i = 1; i <= NF; i++) if (k[i] == \"InEchoReps\") print $i}' /proc/net/snmp); done\n"},
+			"while sleep 1; do echo FLOW $(awk '/^Icmp:/ {if (!h) {for (i = 1; i <= NF; i++) k[i] = $i; h = 1} else for (i = 1; i <= NF; i++) if (k[i] == \"InEchoReps\") print $i}' /proc/net/snmp) $(ip neigh show 10.0.0.10 | awk '{print $5}'); done\n"},
 		{p1, net1.ID, open1, "10.0.0.12", "spoofer", spoofer},
 		{p2, net2.ID, open2, "10.0.0.10", "C", pingLoop("ISO", "10.0.0.11")},
 	}
@@ -173,11 +178,16 @@ func TestNetworkSecurity(t *testing.T) {
 		srvs = append(srvs, ss)
 		t.Cleanup(func() { deleteServers(t, ss.p.cc, ss.id) })
 	}
-	a, b, spoof, cc := srvs[0], srvs[1], srvs[2], srvs[3]
 	start := time.Now()
-	for _, s := range srvs {
-		waitStatus(t, s.p.cc, s.id, "ACTIVE", 5*time.Minute)
+	for i, s := range srvs {
+		got := waitStatus(t, s.p.cc, s.id, "ACTIVE", 5*time.Minute)
+		for _, list := range got.Addresses {
+			for _, e := range list.([]any) {
+				srvs[i].mac, _ = e.(map[string]any)["OS-EXT-IPS-MAC:mac_addr"].(string)
+			}
+		}
 	}
+	a, b, spoof, cc := srvs[0], srvs[1], srvs[2], srvs[3]
 	for _, s := range srvs {
 		console := waitBoots(t, s.p.cc, s.id, s.name, 1)
 		if !strings.Contains(console, "KUMO-TINY READY "+s.name+" "+s.addr) {
@@ -187,7 +197,7 @@ func TestNetworkSecurity(t *testing.T) {
 	t.Logf("%d servers booted in %s", len(srvs), time.Since(start).Round(time.Second))
 
 	// No ICMP ingress: A's pings fail (B is up), B's flow gets nothing,
-	// the spoofers never reach B to start spoofing.
+	// the spoofer never reaches B to start spoofing.
 	before := len(pingResults(a.console(t), "PING"))
 	waitFor(t, time.Minute, "A's pings after B booted", func() error {
 		if n := len(pingResults(a.console(t), "PING")); n < before+3 {
@@ -198,7 +208,7 @@ func TestNetworkSecurity(t *testing.T) {
 	if r := pingResults(a.console(t), "PING"); count(r, true) > 0 {
 		t.Fatalf("A reached B without an ICMP ingress rule: %v", r)
 	}
-	if n := flowCount(b.console(t)); n != 0 {
+	if n, _ := flowCount(b.console(t)); n != 0 {
 		t.Fatalf("B's ping of A got %d replies without an ICMP ingress rule", n)
 	}
 	if out := spoof.console(t); strings.Contains(out, "PRE-OK") {
@@ -224,7 +234,7 @@ func TestNetworkSecurity(t *testing.T) {
 		t.Errorf("A's pings passed %s after the rule was created, want < 5 s", took)
 	}
 	waitFor(t, 30*time.Second, "B's established ping of A", func() error {
-		if n := flowCount(b.console(t)); n < 3 {
+		if n, _ := flowCount(b.console(t)); n < 3 {
 			return fmt.Errorf("%d replies", n)
 		}
 		return nil
@@ -248,6 +258,11 @@ func TestNetworkSecurity(t *testing.T) {
 		}
 		if got := count(pingResults(a.console(t), "PING"), true); got < okA+3 {
 			t.Errorf("A's pings of B meanwhile: %d passed, want >= 3", got-okA)
+		}
+		// B's replies from 10.0.0.10 come from A (its ARP cache has A's
+		// MAC), not from C, which has the same address in project 2.
+		if _, mac := flowCount(b.console(t)); mac != a.mac || mac == cc.mac {
+			t.Errorf("B's ARP cache has %q for 10.0.0.10, want A's %s (C's is %s)", mac, a.mac, cc.mac)
 		}
 	})
 
@@ -292,9 +307,9 @@ func TestNetworkSecurity(t *testing.T) {
 	}
 	// B's flow: give the agent a few seconds, then it must stand still.
 	time.Sleep(3 * time.Second)
-	n0 := flowCount(b.console(t))
+	n0, _ := flowCount(b.console(t))
 	time.Sleep(5 * time.Second)
-	if n := flowCount(b.console(t)); n != n0 {
+	if n, _ := flowCount(b.console(t)); n != n0 {
 		t.Errorf("B's established ping of A still gets replies after the rule's delete: %d -> %d\n%s", n0, n, tailLines(b.console(t), 10))
 	}
 }
