@@ -31,8 +31,11 @@ func TestComputeNetworkBoot(t *testing.T) {
 	net, _ := testNetwork(t, nc, "10.79.0.0/24")
 	bridge := "brq" + strings.ReplaceAll(net.ID, "-", "")[:11]
 
+	// It asks for a config drive (networked servers have none by default)
+	// to check the network_data.json on it.
+	drive := true
 	srv, err := servers.Create(ctx, cc, servers.CreateOpts{Name: tinyName("plugged"), ImageRef: imageID, FlavorRef: flavorID,
-		Networks: []servers.Network{{UUID: net.ID, FixedIP: "10.79.0.20"}}}, nil).Extract()
+		Networks: []servers.Network{{UUID: net.ID, FixedIP: "10.79.0.20"}}, ConfigDrive: &drive}, nil).Extract()
 	if err != nil {
 		t.Fatal(err)
 	}

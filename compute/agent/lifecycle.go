@@ -114,8 +114,10 @@ func (a *Agent) boot(ctx context.Context, in store.Instance) (err error) {
 	if err := a.createDisk(ctx, in, disk); err != nil {
 		return err
 	}
-	if err := a.writeConfigDrive(ctx, in, drive); err != nil {
-		return err
+	if wantsConfigDrive(in) {
+		if err := a.writeConfigDrive(ctx, in, drive); err != nil {
+			return err
+		}
 	}
 	if err := createFlavorDisks(ctx, undo, dir, in); err != nil {
 		return err
@@ -148,9 +150,18 @@ func (a *Agent) createDisk(ctx context.Context, in store.Instance, disk string) 
 	})
 }
 
-// writeConfigDrive writes the instance's config drive. There is no
-// metadata service yet, so every instance gets one: it is how keys and
-// user data reach the guest.
+// wantsConfigDrive tells whether an instance gets a config drive: when
+// it asked for one (config_drive: true) or has no NIC, so no way to reach
+// the metadata service at boot (networks "none", or an instance from
+// before networks). Otherwise, as in Nova by default, its guest gets keys
+// and user data from the metadata service. It depends only on what the
+// instance was created with (not on interfaces attached since), so
+// rebuild and resize agree with the boot.
+func wantsConfigDrive(in store.Instance) bool {
+	return in.ConfigDrive || in.RequestedNetworks == nil || in.RequestedNetworks.Mode == store.NetworksNone
+}
+
+// writeConfigDrive writes the instance's config drive.
 func (a *Agent) writeConfigDrive(ctx context.Context, in store.Instance, drive string) error {
 	cd := configdrive.Drive{Meta: configdrive.Metadata{
 		UUID: in.UUID, Name: in.Name, Hostname: work.Hostname(in.Name), AvailabilityZone: in.AvailabilityZone,
@@ -175,14 +186,18 @@ func (a *Agent) writeConfigDrive(ctx context.Context, in store.Instance, drive s
 // domainSpec is the domain of an instance, sized by the flavor it carries.
 func (a *Agent) domainSpec(in store.Instance) hypervisor.InstanceSpec {
 	dir := a.instanceDir(in.UUID)
+	disks := []hypervisor.DiskSpec{
+		{Path: filepath.Join(dir, "disk"), Format: hypervisor.FormatQCOW2, Bus: hypervisor.BusVirtio, Device: hypervisor.DeviceDisk, Target: "vda", BootIndex: 1},
+	}
+	if wantsConfigDrive(in) {
+		// kumo-tiny's kernel has no AHCI driver: the config drive is an
+		// IDE cdrom.
+		disks = append(disks, hypervisor.DiskSpec{Path: filepath.Join(dir, "disk.config"), Format: hypervisor.FormatRaw,
+			Bus: hypervisor.BusIDE, Device: hypervisor.DeviceCDROM, Target: "hdd", ReadOnly: true})
+	}
 	return hypervisor.InstanceSpec{
 		UUID: in.UUID, Name: domainName(in.UUID), VCPUs: in.VCPUs, MemoryMB: in.MemoryMB, VirtType: a.cfg.VirtType,
-		Disks: withFlavorDisks(dir, in, []hypervisor.DiskSpec{
-			{Path: filepath.Join(dir, "disk"), Format: hypervisor.FormatQCOW2, Bus: hypervisor.BusVirtio, Device: hypervisor.DeviceDisk, Target: "vda", BootIndex: 1},
-			// kumo-tiny's kernel has no AHCI driver: the config drive is an
-			// IDE cdrom.
-			{Path: filepath.Join(dir, "disk.config"), Format: hypervisor.FormatRaw, Bus: hypervisor.BusIDE, Device: hypervisor.DeviceCDROM, Target: "hdd", ReadOnly: true},
-		}),
+		Disks:      withFlavorDisks(dir, in, disks),
 		NICs:       nics(in.NetworkInfo),
 		ConsoleLog: filepath.Join(dir, "console.log"),
 		Metadata: map[string]string{"name": in.Name, "flavor": in.FlavorName, "project": in.ProjectID,

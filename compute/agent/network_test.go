@@ -3,6 +3,7 @@ package agent
 import (
 	"context"
 	"encoding/json"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"reflect"
@@ -99,10 +100,44 @@ func (f *fixture) networkInstance(t *testing.T) (store.Instance, string) {
 	return in, net
 }
 
+// TestSpawnNetworkedWithoutConfigDrive: an instance on a network that did
+// not ask for a config drive gets none (its guest asks the metadata
+// service), at boot and in the domain a rebuild or resize defines.
+func TestSpawnNetworkedWithoutConfigDrive(t *testing.T) {
+	f := newFixture(t)
+	f.withNetwork(t, true)
+	in, _ := f.networkInstance(t)
+	if err := f.a.spawn(f.ctx, work.Spawn{InstanceUUID: in.UUID}); err != nil {
+		t.Fatal(err)
+	}
+	got := f.get(in.UUID)
+	if got.VMState != store.VMActive {
+		t.Fatalf("after spawn: %s fault %+v", got.VMState, got.Fault)
+	}
+	hasDrive := func(spec hypervisor.InstanceSpec) bool {
+		for _, d := range spec.Disks {
+			if d.Device == hypervisor.DeviceCDROM {
+				return true
+			}
+		}
+		return false
+	}
+	if hasDrive(f.drv.specs[in.UUID]) || hasDrive(f.a.domainSpec(got)) {
+		t.Errorf("config drive in the domain: %+v", f.drv.specs[in.UUID].Disks)
+	}
+	if _, err := os.Stat(filepath.Join(f.a.instanceDir(in.UUID), "disk.config")); !os.IsNotExist(err) {
+		t.Errorf("disk.config written: %v", err)
+	}
+}
+
 func TestSpawnPlugsNetwork(t *testing.T) {
 	f := newFixture(t)
 	n := f.withNetwork(t, true)
 	in, net := f.networkInstance(t)
+	// It asks for a config drive: a networked instance only has one then.
+	if err := f.store.UpdateInstance(f.ctx, in.UUID, map[string]any{"config_drive": true}); err != nil {
+		t.Fatal(err)
+	}
 	if err := f.a.spawn(f.ctx, work.Spawn{InstanceUUID: in.UUID}); err != nil {
 		t.Fatal(err)
 	}

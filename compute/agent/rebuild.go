@@ -35,8 +35,10 @@ func (a *Agent) rebuild(ctx context.Context, in store.Instance) error {
 		if err := a.createDisk(ctx, in, filepath.Join(dir, "disk")); err != nil {
 			return err
 		}
-		if err := a.writeConfigDrive(ctx, in, filepath.Join(dir, "disk.config")); err != nil {
-			return err
+		if wantsConfigDrive(in) {
+			if err := a.writeConfigDrive(ctx, in, filepath.Join(dir, "disk.config")); err != nil {
+				return err
+			}
 		}
 		if err := a.d.Driver.Define(ctx, a.domainSpec(in)); err != nil {
 			return err

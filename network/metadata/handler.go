@@ -31,7 +31,10 @@ func (h *Handler) ServeMetadata(w http.ResponseWriter, r *http.Request, src data
 		http.Error(w, "405 Method Not Allowed", http.StatusMethodNotAllowed)
 		return
 	}
-	ctx, cancel := context.WithTimeout(r.Context(), 10*time.Second)
+	// Not r.Context(): it ends when the guest half-closes its connection
+	// after the request, as HTTP/1.0 clients such as nc do, and the
+	// guest still waits for the answer.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), 10*time.Second)
 	defer cancel()
 	inst, err := h.lookup(ctx, src)
 	if errors.Is(err, store.ErrNotFound) || bus.HasCode(err, bus.CodeNotFound) {
