@@ -3,6 +3,7 @@ package test
 import (
 	"context"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os/exec"
@@ -215,7 +216,9 @@ func BenchmarkComputeServersDetail1000(b *testing.B) {
 		b.Logf("created %d servers in %s", 1000-have, time.Since(start).Round(time.Millisecond))
 	}
 	const gets = 50
-	var lat []time.Duration
+	var lat, raw []time.Duration
+	req, _ := http.NewRequest("GET", url, nil)
+	req.Header.Set("X-Auth-Token", tok)
 	for i := 0; i < b.N; i++ {
 		for j := 0; j < gets; j++ {
 			start := time.Now()
@@ -224,12 +227,28 @@ func BenchmarkComputeServersDetail1000(b *testing.B) {
 			if list, _ := out["servers"].([]any); code != 200 || len(list) != 1000 {
 				b.Fatalf("GET /servers/detail: %d, %d servers", code, len(list))
 			}
+			// The same request with the body read but not decoded: the
+			// server's time plus the transfer.
+			start = time.Now()
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				b.Fatal(err)
+			}
+			_, err = io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			raw = append(raw, time.Since(start))
+			if err != nil || resp.StatusCode != 200 {
+				b.Fatalf("GET /servers/detail: %d %v", resp.StatusCode, err)
+			}
 		}
 	}
 	p50, p95 := percentile(lat, 0.5)*1000, percentile(lat, 0.95)*1000
-	b.ReportMetric(p50, "p50-ms")
-	b.ReportMetric(p95, "p95-ms")
-	b.Logf("BENCH GET /servers/detail with 1000 servers (client side, JSON decoded): p50 %.1f ms, p95 %.1f ms", p50, p95)
+	r50, r95 := percentile(raw, 0.5)*1000, percentile(raw, 0.95)*1000
+	b.ReportMetric(r50, "p50-ms")
+	b.ReportMetric(r95, "p95-ms")
+	b.ReportMetric(p50, "decoded-p50-ms")
+	b.Logf("BENCH GET /servers/detail with 1000 servers: response read p50 %.1f ms, p95 %.1f ms; with the client's JSON decode into maps p50 %.1f ms, p95 %.1f ms",
+		r50, r95, p50, p95)
 }
 
 // BenchmarkComputeBootDelete boots and deletes real kumo-tiny VMs under
