@@ -92,8 +92,9 @@ func hostSnapshot(t *testing.T, d *Datapath) string {
 	}
 	var names []string
 	for _, l := range links {
-		n := l.Attrs().Name
-		if kumoRootLink(n) && l.Attrs().Alias == d.alias || strings.HasPrefix(n, tapPrefix) && l.Type() == "veth" {
+		// The test's VM veths go with their kvmtest- namespaces (checked
+		// below); tap veths of other test packages come and go.
+		if n := l.Attrs().Name; kumoRootLink(n) && l.Attrs().Alias == d.alias {
 			names = append(names, n)
 		}
 	}
@@ -146,10 +147,17 @@ func stateSnapshot(t *testing.T, d *Datapath, st State) string {
 	if err != nil {
 		t.Fatal(err)
 	}
+	bridges := map[int]bool{}
 	for _, l := range all {
-		n := l.Attrs().Name
-		if kumoRootLink(n) && l.Attrs().Alias == d.alias || strings.HasPrefix(n, tapPrefix) && l.Type() == "veth" {
+		if n := l.Attrs().Name; kumoRootLink(n) && l.Attrs().Alias == d.alias {
 			mine[n] = true
+			bridges[l.Attrs().Index] = true
+		}
+	}
+	// The test's VM taps: veths in d's bridges.
+	for _, l := range all {
+		if strings.HasPrefix(l.Attrs().Name, tapPrefix) && l.Type() == "veth" && bridges[l.Attrs().MasterIndex] {
+			mine[l.Attrs().Name] = true
 		}
 	}
 	ownLines := func(out string) string {
