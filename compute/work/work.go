@@ -131,10 +131,9 @@ type HostInfo struct {
 	DiskGBTotal       int    `json:"disk_gb_total,omitempty"`
 }
 
-// HostToken turns a host name into a subject token (dots are not allowed
-// inside one).
+// HostToken is bus.HostToken: a host name as one subject token.
 func HostToken(host string) string {
-	return strings.NewReplacer(".", "_", "*", "_", ">", "_", " ", "_").Replace(host)
+	return bus.HostToken(host)
 }
 
 // Subject is the work subject of verb for host.

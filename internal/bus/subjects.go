@@ -90,3 +90,10 @@ func ValidToken(s string) error {
 	}
 	return nil
 }
+
+// hostTokens replaces what a subject token cannot hold.
+var hostTokens = strings.NewReplacer(".", "_", "*", "_", ">", "_", " ", "_")
+
+// HostToken turns a host name into one subject token (dots, wildcards and
+// spaces are not allowed inside one), the same way for every service.
+func HostToken(host string) string { return hostTokens.Replace(host) }

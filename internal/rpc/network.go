@@ -2,7 +2,6 @@ package rpc
 
 import (
 	"fmt"
-	"strings"
 
 	"github.com/kumo-cloud/kumo/internal/bus"
 )
@@ -32,11 +31,7 @@ var (
 // starts a domain, so the bridge (and the port's rules) exist when libvirt
 // plugs the tap.
 func AgentPlugSubject(host string) string {
-	return fmt.Sprintf("kumo.%s.v1.agent.%s.plug", NetworkService, hostToken(host))
-}
-
-func hostToken(host string) string {
-	return strings.NewReplacer(".", "_", "*", "_", ">", "_", " ", "_").Replace(host)
+	return fmt.Sprintf("kumo.%s.v1.agent.%s.plug", NetworkService, bus.HostToken(host))
 }
 
 // NetworkRequest is one entry of a server create's "networks": a network
