@@ -160,10 +160,21 @@ func diskXML(d DiskSpec) (*libvirtxml.DomainDisk, error) {
 	}
 	disk := &libvirtxml.DomainDisk{
 		Device: d.Device,
-		Driver: &libvirtxml.DomainDiskDriver{Name: "qemu", Type: d.Format},
+		Driver: &libvirtxml.DomainDiskDriver{Name: "qemu", Type: d.Format, Cache: d.Cache, IO: d.IO},
 		Source: &libvirtxml.DomainDiskSource{File: &libvirtxml.DomainDiskSourceFile{File: d.Path}},
 		Target: &libvirtxml.DomainDiskTarget{Dev: d.Target, Bus: d.Bus},
 		Serial: d.Serial,
+	}
+	if n := d.Network; n != nil {
+		src := &libvirtxml.DomainDiskSourceNetwork{Protocol: n.Protocol, Name: n.Name}
+		for _, h := range n.Hosts {
+			src.Hosts = append(src.Hosts, libvirtxml.DomainDiskSourceHost{Name: h.Name, Port: h.Port})
+		}
+		if n.AuthUsername != "" {
+			src.Auth = &libvirtxml.DomainDiskAuth{Username: n.AuthUsername,
+				Secret: &libvirtxml.DomainDiskSecret{Type: n.SecretType, UUID: n.SecretUUID}}
+		}
+		disk.Source = &libvirtxml.DomainDiskSource{Network: src}
 	}
 	if d.Device == DeviceDisk {
 		disk.Driver.Discard = "unmap"

@@ -60,6 +60,40 @@ type DiskSpec struct {
 	// BootIndex is the device's 1-based boot order; 0 means "not a boot
 	// device". When no disk has one, the first hard disk boots.
 	BootIndex int
+	// Network, when set, is a disk served over the network (a Ceph RBD
+	// image, an iSCSI LUN) instead of the file at Path.
+	Network *NetworkDisk
+	// Cache and IO are QEMU's cache mode (none, writeback, ...) and AIO
+	// mode (native, threads); empty leaves libvirt's defaults.
+	Cache string
+	IO    string
+}
+
+// Network disk protocols.
+const (
+	ProtocolRBD   = "rbd"
+	ProtocolISCSI = "iscsi"
+)
+
+// NetworkDisk is the source of a disk that is reached over the network.
+type NetworkDisk struct {
+	// Protocol is rbd or iscsi.
+	Protocol string
+	// Name is the RBD pool/image or the iSCSI IQN/LUN.
+	Name string
+	// Hosts are the Ceph monitors or the iSCSI portal.
+	Hosts []NetworkHost
+	// AuthUsername with SecretType (ceph, iscsi) and SecretUUID name the
+	// libvirt secret holding the credentials.
+	AuthUsername string
+	SecretType   string
+	SecretUUID   string
+}
+
+// NetworkHost is one host of a network disk.
+type NetworkHost struct {
+	Name string
+	Port string
 }
 
 // NICSpec is one network interface of an instance, as network hands it to
@@ -199,8 +233,12 @@ type Driver interface {
 	ConsoleOutput(ctx context.Context, uuid string, lines int) (string, error)
 	// AttachDisk adds a disk to the running domain and to its definition.
 	AttachDisk(ctx context.Context, uuid string, disk DiskSpec) error
-	// DetachDisk removes the disk with disk.Target from both.
+	// DetachDisk removes the disk with disk.Target from both, waiting for
+	// the guest to release it (ErrTimeout if it does not).
 	DetachDisk(ctx context.Context, uuid string, disk DiskSpec) error
+	// Disks lists the domain's disks in its live and persistent
+	// definitions.
+	Disks(ctx context.Context, uuid string) ([]AttachedDisk, error)
 	// AttachInterface adds a NIC to the running domain and to its
 	// definition; a NIC with that MAC attached already is fine.
 	AttachInterface(ctx context.Context, uuid string, nic NICSpec) error
@@ -299,7 +337,11 @@ func (s InstanceSpec) Validate() error {
 
 // Validate reports the first problem that would make the disk unusable.
 func (d DiskSpec) Validate() error {
-	if d.Path == "" {
+	if d.Network != nil {
+		if err := d.Network.validate(d.Target); err != nil {
+			return err
+		}
+	} else if d.Path == "" {
 		return invalid("disk %s has no path", d.Target)
 	}
 	if d.Format != FormatQCOW2 && d.Format != FormatRaw {
@@ -321,6 +363,22 @@ func (d DiskSpec) Validate() error {
 	}
 	if d.BootIndex < 0 {
 		return invalid("disk %s boot index %d", d.Target, d.BootIndex)
+	}
+	return nil
+}
+
+func (n NetworkDisk) validate(target string) error {
+	if n.Protocol != ProtocolRBD && n.Protocol != ProtocolISCSI {
+		return invalid("disk %s protocol %q", target, n.Protocol)
+	}
+	if n.Name == "" {
+		return invalid("disk %s has no %s name", target, n.Protocol)
+	}
+	if len(n.Hosts) == 0 {
+		return invalid("disk %s has no %s host", target, n.Protocol)
+	}
+	if n.AuthUsername != "" && n.SecretUUID == "" {
+		return invalid("disk %s has a user but no secret", target)
 	}
 	return nil
 }

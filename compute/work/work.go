@@ -25,6 +25,8 @@ const (
 	// VerbTask carries the long server tasks (resize, rebuild, snapshot)
 	// on a consumer of their own, so they never hold up power actions.
 	VerbTask = "task"
+	// VerbVolume carries volume attaches and detaches (os-volume_attachments).
+	VerbVolume = "volume"
 )
 
 // Long server tasks carried by Task.
@@ -86,6 +88,15 @@ type Task struct {
 	// a work queue, so the message and its token are gone once acked.
 	ImageURL string `json:"image_url,omitempty"`
 	Token    string `json:"token,omitempty"`
+}
+
+// Volume asks the host's agent to plug (or unplug) the volume of one
+// block device mapping, which the API recorded as attaching (detaching)
+// with its attachment reserved (its detach begun).
+type Volume struct {
+	InstanceUUID string `json:"instance_uuid"`
+	BDMUUID      string `json:"bdm_uuid"`
+	Detach       bool   `json:"detach,omitempty"`
 }
 
 // ConsoleRequest asks a host for the tail of an instance's serial console.
