@@ -163,6 +163,9 @@ func (a *Agent) Start(ctx context.Context) error {
 		func() (func(), error) {
 			return bus.Consume(runCtx, a.queue, "compute-agent-"+host+"-task", work.Subject(a.cfg.Host, work.VerbTask), a.task)
 		},
+		func() (func(), error) {
+			return bus.Consume(runCtx, a.queue, "compute-agent-"+host+"-volume", work.Subject(a.cfg.Host, work.VerbVolume), a.volume)
+		},
 	}
 	for _, open := range consumers {
 		stop, err := open()

@@ -51,6 +51,11 @@ func (a *Agent) build(ctx context.Context, in store.Instance) error {
 	switch st, err := a.d.Driver.State(ctx, in.UUID); {
 	case err == nil && st == hypervisor.Running:
 		log.Info("adopting the running domain of an interrupted build")
+		if bdms, err := a.d.Store.ListBDMs(ctx, in.UUID); err != nil {
+			return err
+		} else if err := a.completeVolumes(ctx, in, bdms); err != nil {
+			log.Warn("complete the volumes of an adopted build", "error", err)
+		}
 		a.finishEvent(ctx, ev, nil)
 		return a.finishBuild(ctx, in.UUID)
 	case err == nil:
@@ -110,9 +115,15 @@ func (a *Agent) boot(ctx context.Context, in store.Instance) (err error) {
 	}
 	in.NetworkInfo = info
 
-	disk, drive := filepath.Join(dir, "disk"), filepath.Join(dir, "disk.config")
-	if err := a.createDisk(ctx, in, disk); err != nil {
+	vols, err := a.prepareVolumes(ctx, undo, in)
+	if err != nil {
 		return err
+	}
+	disk, drive := a.rootDisk(in.UUID), filepath.Join(dir, "disk.config")
+	if _, bfv := rootVolume(vols); !bfv {
+		if err := a.createDisk(ctx, in, disk); err != nil {
+			return err
+		}
 	}
 	if wantsConfigDrive(in) {
 		if err := a.writeConfigDrive(ctx, in, drive); err != nil {
@@ -122,7 +133,7 @@ func (a *Agent) boot(ctx context.Context, in store.Instance) (err error) {
 	if err := createFlavorDisks(ctx, undo, dir, in); err != nil {
 		return err
 	}
-	spec := a.domainSpec(in)
+	spec := a.domainSpec(in, vols)
 	if err := a.d.Driver.Define(ctx, spec); err != nil {
 		return err
 	}
@@ -131,7 +142,7 @@ func (a *Agent) boot(ctx context.Context, in store.Instance) (err error) {
 		return err
 	}
 	undo.Add(func(ctx context.Context) error { return a.d.Driver.Destroy(ctx, in.UUID) })
-	return nil
+	return a.completeVolumes(ctx, in, vols)
 }
 
 // createDisk creates the instance's root disk: a qcow2 overlay on its
@@ -183,11 +194,19 @@ func (a *Agent) writeConfigDrive(ctx context.Context, in store.Instance, drive s
 	return nil
 }
 
-// domainSpec is the domain of an instance, sized by the flavor it carries.
-func (a *Agent) domainSpec(in store.Instance) hypervisor.InstanceSpec {
+// domainSpec is the domain of an instance, sized by the flavor it
+// carries, with its connected volumes (bdms): a server booted from a
+// volume has that volume as vda and no local root disk.
+func (a *Agent) domainSpec(in store.Instance, bdms []store.BDM) hypervisor.InstanceSpec {
 	dir := a.instanceDir(in.UUID)
-	disks := []hypervisor.DiskSpec{
-		{Path: filepath.Join(dir, "disk"), Format: hypervisor.FormatQCOW2, Bus: hypervisor.BusVirtio, Device: hypervisor.DeviceDisk, Target: "vda", BootIndex: 1},
+	var disks []hypervisor.DiskSpec
+	if _, bfv := rootVolume(bdms); !bfv {
+		disks = append(disks, hypervisor.DiskSpec{Path: filepath.Join(dir, "disk"), Format: hypervisor.FormatQCOW2,
+			Bus: hypervisor.BusVirtio, Device: hypervisor.DeviceDisk, Target: "vda", BootIndex: 1})
+	}
+	vols := volumeDisks(bdms)
+	if len(disks) == 0 && len(vols) > 0 {
+		disks, vols = vols[:1], vols[1:]
 	}
 	if wantsConfigDrive(in) {
 		// kumo-tiny's kernel has no AHCI driver: the config drive is an
@@ -197,7 +216,7 @@ func (a *Agent) domainSpec(in store.Instance) hypervisor.InstanceSpec {
 	}
 	return hypervisor.InstanceSpec{
 		UUID: in.UUID, Name: domainName(in.UUID), VCPUs: in.VCPUs, MemoryMB: in.MemoryMB, VirtType: a.cfg.VirtType,
-		Disks:      withFlavorDisks(dir, in, disks),
+		Disks:      append(withFlavorDisks(dir, in, disks), vols...),
 		NICs:       nics(in.NetworkInfo),
 		ConsoleLog: filepath.Join(dir, "console.log"),
 		Metadata: map[string]string{"name": in.Name, "flavor": in.FlavorName, "project": in.ProjectID,
@@ -228,6 +247,9 @@ func (a *Agent) teardown(ctx context.Context, in store.Instance) error {
 		return err
 	}
 	if err := os.RemoveAll(a.instanceDir(id)); err != nil {
+		return err
+	}
+	if err := a.releaseVolumes(ctx, in); err != nil {
 		return err
 	}
 	if err := a.abandonResize(ctx, id); err != nil {
@@ -433,6 +455,9 @@ func (a *Agent) reconcileOne(ctx context.Context, in store.Instance, doms map[st
 		a.recoverTask(ctx, in, dom.State)
 	case defined && task == "" && int(dom.State) != in.PowerState:
 		_ = a.d.Store.UpdateInstance(ctx, in.UUID, map[string]any{"power_state": int(dom.State)})
+	}
+	if defined && in.VMState != store.VMBuilding && task != store.TaskDeleting {
+		a.reconcileVolumes(ctx, in, startup)
 	}
 }
 

@@ -122,7 +122,7 @@ func TestSpawnNetworkedWithoutConfigDrive(t *testing.T) {
 		}
 		return false
 	}
-	if hasDrive(f.drv.specs[in.UUID]) || hasDrive(f.a.domainSpec(got)) {
+	if hasDrive(f.drv.specs[in.UUID]) || hasDrive(f.a.domainSpec(got, nil)) {
 		t.Errorf("config drive in the domain: %+v", f.drv.specs[in.UUID].Disks)
 	}
 	if _, err := os.Stat(filepath.Join(f.a.instanceDir(in.UUID), "disk.config")); !os.IsNotExist(err) {
@@ -158,7 +158,7 @@ func TestSpawnPlugsNetwork(t *testing.T) {
 		t.Errorf("network info cache = %+v", got.NetworkInfo)
 	}
 	// The domain a resize or rebuild defines keeps the NIC.
-	if again := f.a.domainSpec(got); !reflect.DeepEqual(again.NICs, spec.NICs) {
+	if again := f.a.domainSpec(got, nil); !reflect.DeepEqual(again.NICs, spec.NICs) {
 		t.Errorf("domainSpec from the cache: %+v", again.NICs)
 	}
 	raw, err := exec.Command("isoinfo", "-R", "-x", "/openstack/latest/network_data.json", "-i",

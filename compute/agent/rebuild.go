@@ -40,7 +40,7 @@ func (a *Agent) rebuild(ctx context.Context, in store.Instance) error {
 				return err
 			}
 		}
-		if err := a.d.Driver.Define(ctx, a.domainSpec(in)); err != nil {
+		if err := a.define(ctx, in); err != nil {
 			return err
 		}
 		if stopped {

@@ -79,7 +79,7 @@ func (a *Agent) doResize(ctx context.Context, in store.Instance, m store.Migrati
 	if err != nil {
 		return true, err
 	}
-	if err := a.d.Driver.Define(ctx, a.domainSpec(m.NewFlavor.Apply(in))); err != nil {
+	if err := a.define(ctx, m.NewFlavor.Apply(in)); err != nil {
 		return true, err
 	}
 	if m.OldVMState == store.VMActive {
@@ -109,7 +109,7 @@ func (a *Agent) failResize(ctx context.Context, in store.Instance, m store.Migra
 				return err
 			}
 		}
-		if err := a.d.Driver.Define(ctx, a.domainSpec(m.OldFlavor.Apply(in))); err != nil {
+		if err := a.define(ctx, m.OldFlavor.Apply(in)); err != nil {
 			return err
 		}
 		if m.OldVMState == store.VMActive {
@@ -185,7 +185,7 @@ func (a *Agent) revertResize(ctx context.Context, in store.Instance, m store.Mig
 		if err := os.Rename(a.resizeBackup(id), filepath.Join(a.instanceDir(id), "disk")); err != nil {
 			return fmt.Errorf("restore the disk from before the resize: %w", err)
 		}
-		if err := a.d.Driver.Define(ctx, a.domainSpec(m.OldFlavor.Apply(in))); err != nil {
+		if err := a.define(ctx, m.OldFlavor.Apply(in)); err != nil {
 			return err
 		}
 		if m.OldVMState == store.VMActive {
