@@ -148,6 +148,9 @@ func (s *Service) rebuildServer(c *gin.Context, v Version, arg json.RawMessage) 
 		return nil, err
 	}
 	view := s.serverView(c, in, v)
+	if err := s.withVolumes(c, view, in.UUID, v); err != nil {
+		return nil, err
+	}
 	if !v.At(75) {
 		// Before 2.75 the rebuild reply leaves out the extended attributes.
 		for k := range view {

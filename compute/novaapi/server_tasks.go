@@ -22,11 +22,32 @@ type taskAction func(c *gin.Context, v Version, arg json.RawMessage) (*api.Respo
 // taskActions are the server actions that run as long tasks on the host.
 func (s *Service) taskActions() map[string]taskAction {
 	return map[string]taskAction{
-		"resize":        s.resizeServer,
+		"resize":        s.notFromVolume("resize", s.resizeServer),
 		"confirmResize": s.confirmResize,
 		"revertResize":  s.revertResize,
-		"rebuild":       s.rebuildServer,
-		"createImage":   s.createImage,
+		"rebuild":       s.notFromVolume("rebuild", s.rebuildServer),
+		"createImage":   s.notFromVolume("createImage", s.createImage),
+	}
+}
+
+// notFromVolume refuses an action kumo does not do for servers booted
+// from a volume: their root disk is the volume service's, and rebuilding,
+// resizing or snapshotting it is not implemented (Nova does them through
+// Cinder's reimage and snapshots).
+func (s *Service) notFromVolume(action string, h taskAction) taskAction {
+	return func(c *gin.Context, v Version, arg json.RawMessage) (*api.Response, error) {
+		in, err := s.instance(c)
+		if err != nil {
+			return nil, err
+		}
+		bfv, err := s.bootsFromVolume(c.Request.Context(), in.UUID)
+		if err != nil {
+			return nil, err
+		}
+		if bfv {
+			return nil, api.Conflict("Cannot '%s' instance %s: it is booted from a volume, which kumo does not support for this action", action, in.UUID)
+		}
+		return h(c, v, arg)
 	}
 }
 

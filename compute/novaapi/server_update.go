@@ -103,6 +103,9 @@ func (s *Service) updateServer(c *gin.Context, v Version) (*api.Response, error)
 		}
 	}
 	view := s.serverView(c, in, v)
+	if err := s.withVolumes(c, view, in.UUID, v); err != nil {
+		return nil, err
+	}
 	if v.At(71) {
 		view["server_groups"] = s.groupsOf(c, in.UUID)
 	}

@@ -226,6 +226,9 @@ func (s *Service) getServer(c *gin.Context, v Version) (*api.Response, error) {
 		return nil, err
 	}
 	view := s.serverView(c, in, v)
+	if err := s.withVolumes(c, view, in.UUID, v); err != nil {
+		return nil, err
+	}
 	if v.At(71) {
 		view["server_groups"] = s.groupsOf(c, in.UUID)
 	}
@@ -298,9 +301,21 @@ func (s *Service) serverList(c *gin.Context, v Version, detail bool) (*api.Respo
 		return nil, err
 	}
 	list := make([]gin.H, 0, len(ins))
+	var bdms map[string][]store.BDM
+	if detail {
+		ids := make([]string, len(ins))
+		for i, in := range ins {
+			ids[i] = in.UUID
+		}
+		if bdms, err = s.store.BDMsOf(c.Request.Context(), ids); err != nil {
+			return nil, err
+		}
+	}
 	for _, in := range ins {
 		if detail {
-			list = append(list, s.serverView(c, in, v))
+			view := s.serverView(c, in, v)
+			view["os-extended-volumes:volumes_attached"] = volumesAttachedView(bdms[in.UUID], v)
+			list = append(list, view)
 		} else {
 			list = append(list, gin.H{"id": in.UUID, "name": in.Name, "links": s.link("/servers/" + in.UUID)})
 		}
@@ -331,11 +346,14 @@ type serverRequest struct {
 	group string
 	// networks are the requested networks and security groups.
 	networks *store.RequestedNetworks
+	// bdms are the block_device_mapping_v2 entries.
+	bdms []bdmRequest
 }
 
 var serverFields = []string{"name", "imageRef", "flavorRef", "networks", "key_name", "user_data", "metadata",
 	"config_drive", "availability_zone", "min_count", "max_count", "return_reservation_id", "adminPass",
-	"security_groups", "OS-DCF:diskConfig", "description", "accessIPv4", "accessIPv6", "hostname"}
+	"security_groups", "OS-DCF:diskConfig", "description", "accessIPv4", "accessIPv6", "hostname",
+	"block_device_mapping_v2"}
 
 func parseServer(c *gin.Context, v Version) (serverRequest, error) {
 	var r serverRequest
@@ -361,10 +379,24 @@ func parseServer(c *gin.Context, v Version) (serverRequest, error) {
 	if r.imageRef, _, err = stringField(m, "imageRef", 0, 255); err != nil {
 		return r, err
 	}
-	if r.imageRef == "" {
-		return r, api.BadRequest("Block Device Mapping is Invalid: You specified more local devices than the limit allows")
+	if raw, given := m["block_device_mapping_v2"]; given && !isNull(raw) {
+		if r.bdms, err = parseBDMs(raw, v); err != nil {
+			return r, err
+		}
 	}
-	if _, err := uuid.Parse(r.imageRef); err != nil {
+	_, bfv := bootVolume(r.bdms)
+	for _, b := range r.bdms {
+		// An image mapped to the local root disk is the imageRef.
+		if b.destinationType == store.DestinationLocal && r.imageRef == "" {
+			r.imageRef = b.uuid
+		}
+	}
+	if bfv {
+		// The boot volume is the root disk; imageRef is not used.
+		r.imageRef = ""
+	} else if r.imageRef == "" {
+		return r, api.BadRequest("Block Device Mapping is Invalid: You specified more local devices than the limit allows")
+	} else if _, err := uuid.Parse(r.imageRef); err != nil {
 		return r, api.BadRequest("Invalid imageRef provided.")
 	}
 	flavorRef, ok, err := stringField(m, "flavorRef", 1, 255)
@@ -476,7 +508,12 @@ func (s *Service) createServer(c *gin.Context, v Version) (*api.Response, error)
 	if r.zone != "" && r.zone != s.cfg.Zone {
 		return nil, api.BadRequest("The requested availability zone is not available")
 	}
-	if _, err := s.bootImage(c, r.imageRef, fl.RootGB, fl.MemoryMB, false); err != nil {
+	if r.imageRef != "" {
+		if _, err := s.bootImage(c, r.imageRef, fl.RootGB, fl.MemoryMB, false); err != nil {
+			return nil, err
+		}
+	}
+	if err := s.checkBDMs(c, r.bdms, r.maxCount); err != nil {
 		return nil, err
 	}
 	in := store.Instance{
@@ -511,6 +548,9 @@ func (s *Service) createServer(c *gin.Context, v Version) (*api.Response, error)
 	}
 	ins, err := s.createInstances(c, in, r)
 	if err != nil {
+		return nil, err
+	}
+	if err := s.createVolumes(c, ins, r.bdms); err != nil {
 		return nil, err
 	}
 	for _, in := range ins {
@@ -567,6 +607,13 @@ func (s *Service) schedule(ctx context.Context, in store.Instance) {
 		return
 	}
 	res := resourcesOf(in)
+	if bfv, err := s.bootsFromVolume(ctx, in.UUID); err != nil {
+		fail(500, err)
+		return
+	} else if bfv {
+		// The root disk is a volume: no local DISK_GB for it, as Nova.
+		res = resourcesOf(store.Instance{VCPUs: in.VCPUs, MemoryMB: in.MemoryMB, EphemeralGB: in.EphemeralGB, Swap: in.Swap})
+	}
 	req := scheduler.Request{Resources: res, AvailabilityZone: in.AvailabilityZone}
 	if req.Group, err = s.schedulerGroup(ctx, in.UUID); err != nil {
 		fail(500, err)
@@ -657,6 +704,7 @@ func (s *Service) deleteServer(c *gin.Context, _ Version) (*api.Response, error)
 	}
 	if in.Host == nil || *in.Host == "" {
 		// Never scheduled: nothing runs anywhere, delete it here.
+		s.releaseVolumes(ctx, in)
 		if err := s.finishDelete(ctx, in); err != nil {
 			return nil, err
 		}

@@ -262,6 +262,12 @@ func (s *Service) API() api.Service {
 		r(P, sv+"/os-interface", "os_compute_api:os-attach-interfaces:create", s.attachInterface),
 		r(G, sv+"/os-interface/:port_id", "os_compute_api:os-attach-interfaces:show", s.getInterface),
 		r(D, sv+"/os-interface/:port_id", "os_compute_api:os-attach-interfaces:delete", s.detachInterface),
+		r(G, sv+"/os-volume_attachments", "os_compute_api:os-volumes-attachments:index", s.listVolumeAttachments),
+		r(P, sv+"/os-volume_attachments", "os_compute_api:os-volumes-attachments:create", s.attachVolume),
+		r(G, sv+"/os-volume_attachments/:volume_id", "os_compute_api:os-volumes-attachments:show", s.getVolumeAttachment),
+		// The update and swap rules are checked in the handler.
+		r(U, sv+"/os-volume_attachments/:volume_id", "os_compute_api:os-volumes-attachments:show", s.updateVolumeAttachment),
+		r(D, sv+"/os-volume_attachments/:volume_id", "os_compute_api:os-volumes-attachments:delete", s.detachVolume),
 		r(G, sv+"/os-instance-actions", "os_compute_api:os-instance-actions:list", s.listInstanceActions),
 		r(G, sv+"/os-instance-actions/:request_id", "os_compute_api:os-instance-actions:show", s.getInstanceAction),
 

@@ -173,6 +173,11 @@ func (s *Store) DeleteBDM(ctx context.Context, uuid string) error {
 	return db.Wrap(s.q(ctx).Where("uuid = ?", uuid).Delete(&BDM{}).Error, "block device mapping "+uuid)
 }
 
+// DeleteBDMsOf removes every mapping of a server.
+func (s *Store) DeleteBDMsOf(ctx context.Context, instanceUUID string) error {
+	return db.Wrap(s.q(ctx).Where("instance_uuid = ?", instanceUUID).Delete(&BDM{}).Error, "block device mappings of "+instanceUUID)
+}
+
 // NextDeviceName is the first /dev/vdX a server's disks leave free, after
 // the names its root disk and the flavor's disks (ephemeral, swap) take,
 // as Nova's get_next_device_name does; used is the set of names in use.
