@@ -29,6 +29,7 @@ type fakeDriver struct {
 	mu    sync.Mutex
 	specs map[string]hypervisor.InstanceSpec
 	state map[string]hypervisor.PowerState
+	fd    *fakeDisks
 }
 
 func newFakeDriver() *fakeDriver {
