@@ -1,0 +1,388 @@
+package test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gophercloud/gophercloud/v2"
+	"github.com/gophercloud/gophercloud/v2/openstack"
+	"github.com/gophercloud/gophercloud/v2/openstack/blockstorage/v3/volumes"
+	"github.com/gophercloud/gophercloud/v2/openstack/compute/v2/remoteconsoles"
+	"github.com/gophercloud/gophercloud/v2/openstack/compute/v2/servers"
+	"github.com/gophercloud/gophercloud/v2/openstack/compute/v2/volumeattach"
+)
+
+// attachVolumeClient is a block-storage v3 client of pc.
+func attachVolumeClient(t testing.TB, pc *gophercloud.ProviderClient) *gophercloud.ServiceClient {
+	t.Helper()
+	bc, err := openstack.NewBlockStorageV3(pc, gophercloud.EndpointOpts{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return bc
+}
+
+// attachTestVolume creates an empty volume of sizeGiB, waits until it is
+// available and deletes it when the test ends (if it still exists).
+func attachTestVolume(t testing.TB, bc *gophercloud.ServiceClient, sizeGiB int) string {
+	t.Helper()
+	v, err := volumes.Create(context.Background(), bc, volumes.CreateOpts{Size: sizeGiB, Name: uniq("vol")}, nil).Extract()
+	if err != nil {
+		t.Fatalf("create volume: %v", err)
+	}
+	t.Cleanup(func() {
+		ctx := context.Background()
+		if err := volumes.Delete(ctx, bc, v.ID, nil).ExtractErr(); err != nil && !gophercloud.ResponseCodeIs(err, http.StatusNotFound) {
+			t.Errorf("delete volume %s: %v", v.ID, err)
+		}
+	})
+	waitVolumeStatus(t, bc, v.ID, "available", 2*time.Minute)
+	return v.ID
+}
+
+// waitVolumeStatus waits until a volume has status want ("deleted" waits
+// for a 404) and returns it.
+func waitVolumeStatus(t testing.TB, bc *gophercloud.ServiceClient, id, want string, timeout time.Duration) *volumes.Volume {
+	t.Helper()
+	var v *volumes.Volume
+	waitFor(t, timeout, "volume "+id+" "+want, func() error {
+		var err error
+		v, err = volumes.Get(context.Background(), bc, id).Extract()
+		if want == "deleted" && gophercloud.ResponseCodeIs(err, http.StatusNotFound) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		if v.Status == "error" && want != "error" {
+			t.Fatalf("volume %s went to error", id)
+		}
+		if v.Status != want {
+			return fmt.Errorf("status %s", v.Status)
+		}
+		return nil
+	})
+	return v
+}
+
+// domainXML is the live (or, with inactive, the persistent) XML of a
+// server's domain.
+func domainXML(t testing.TB, id string, inactive bool) string {
+	t.Helper()
+	args := []string{"dumpxml", id}
+	if inactive {
+		args = append(args, "--inactive")
+	}
+	out, err := virsh(args...)
+	if err != nil {
+		t.Fatalf("virsh dumpxml %s: %v %s", id, err, out)
+	}
+	return out
+}
+
+// guestConsole opens a serial console on a running server (2.6).
+func guestConsole(t *testing.T, cc *gophercloud.ServiceClient, id string) *serialConsole {
+	t.Helper()
+	ctx := context.Background()
+	sc := *cc
+	sc.Microversion = "2.6"
+	rc, err := remoteconsoles.Create(ctx, &sc, id, remoteconsoles.CreateOpts{Protocol: remoteconsoles.ConsoleProtocolSerial,
+		Type: remoteconsoles.ConsoleTypeSerial}).Extract()
+	if err != nil {
+		t.Fatalf("serial console: %v", err)
+	}
+	con, _, err := dialSerial(ctx, rc.URL)
+	if err != nil {
+		t.Fatalf("dial serial console: %v", err)
+	}
+	t.Cleanup(func() { con.ws.CloseNow() })
+	return con
+}
+
+// volumesAttached is a server's os-extended-volumes:volumes_attached, as
+// volume ID → delete_on_termination.
+func volumesAttached(t testing.TB, c *Cloud, tok, id string) map[string]any {
+	t.Helper()
+	code, _, body := rawCompute(t, "GET", c.URL+"/compute/v2.1/servers/"+id, tok, map[string]string{"OpenStack-API-Version": "compute 2.79"}, nil)
+	if code != http.StatusOK {
+		t.Fatalf("show server %s: %d %v", id, code, body)
+	}
+	srv, _ := body["server"].(map[string]any)
+	out := map[string]any{}
+	list, _ := srv["os-extended-volumes:volumes_attached"].([]any)
+	for _, e := range list {
+		m, _ := e.(map[string]any)
+		out[fmt.Sprint(m["id"])] = m["delete_on_termination"]
+	}
+	return out
+}
+
+// TestComputeVolumeAttach drives os-volume_attachments with gophercloud's
+// volumeattach against the real volume service, on one kumo-tiny server
+// booted from an image and one booted from a volume: hot-plug into the
+// running guest (which sees the volume ID as the disk serial), the volume
+// in-use with the attachment, refusals (attached twice, in use by the
+// other server, unknown, another project's, locked server), unplug from
+// the running and from the stopped server, and the server deletes that
+// detach their volumes and delete those marked delete_on_termination.
+func TestComputeVolumeAttach(t *testing.T) {
+	c := sharedCloud(t)
+	admin := c.AdminClient(t)
+	ctx := context.Background()
+	idc := c.Identity(t, admin)
+	m := newMember(t, idc)
+	pc := c.Client(t, m.authOpts(c, m.Project.ID))
+	cc := compute(t, pc, "2.79")
+	bc := attachVolumeClient(t, pc)
+	imageID := tinyServerImage(t, c, admin)
+	flavor := testFlavor(t, compute(t, admin, "2.1"), 128, 1, 1)
+
+	name := tinyName("vol-a")
+	srv, err := servers.Create(ctx, cc, servers.CreateOpts{Name: name, ImageRef: imageID, FlavorRef: flavor, Networks: "none"}, nil).Extract()
+	if err != nil {
+		t.Fatalf("create server: %v", err)
+	}
+	a := srv.ID
+	t.Cleanup(func() { deleteServerWait(t, cc, a) })
+
+	// Server B boots from a volume made from kumo-tiny (flavor disk 0).
+	bfvFlavor := testFlavor(t, compute(t, admin, "2.1"), 128, 1, 0)
+	bName := tinyName("vol-b")
+	created, err := servers.Create(ctx, cc, servers.CreateOpts{Name: bName, FlavorRef: bfvFlavor, Networks: "none",
+		BlockDevice: []servers.BlockDevice{{SourceType: servers.SourceImage, UUID: imageID, DestinationType: servers.DestinationVolume,
+			VolumeSize: 1, BootIndex: 0, DeleteOnTermination: false}}}, nil).Extract()
+	if err != nil {
+		t.Fatalf("create server from volume: %v", err)
+	}
+	b := created.ID
+	bDeleted := false
+	t.Cleanup(func() {
+		if !bDeleted {
+			deleteServerWait(t, cc, b)
+		}
+	})
+
+	waitStatus(t, cc, a, "ACTIVE", 4*time.Minute)
+	waitBoots(t, cc, a, name, 1)
+	vol := attachTestVolume(t, bc, 1)
+
+	t.Run("attach to the running server", func(t *testing.T) {
+		start := time.Now()
+		att, err := volumeattach.Create(ctx, cc, a, volumeattach.CreateOpts{VolumeID: vol, Tag: "data"}).Extract()
+		if err != nil {
+			t.Fatalf("attach: %v", err)
+		}
+		if att.Device != "/dev/vdb" || att.VolumeID != vol || att.ServerID != a || att.ID != vol {
+			t.Errorf("attachment = %+v", att)
+		}
+		v := waitVolumeStatus(t, bc, vol, "in-use", 2*time.Minute)
+		t.Logf("attach to in-use: %s", time.Since(start).Round(10*time.Millisecond))
+		if len(v.Attachments) != 1 || v.Attachments[0].ServerID != a {
+			t.Errorf("volume attachments = %+v", v.Attachments)
+		}
+		live, config := domainXML(t, a, false), domainXML(t, a, true)
+		for what, x := range map[string]string{"live": live, "persistent": config} {
+			if !strings.Contains(x, "<serial>"+vol+"</serial>") || !strings.Contains(x, "dev='vdb' bus='virtio'") {
+				t.Errorf("%s domain XML has no virtio vdb with serial %s:\n%s", what, vol, x)
+			}
+		}
+		// The guest sees the volume ID (its first 20 characters) as the
+		// disk's serial, so /dev/disk/by-id/virtio-<serial> names it.
+		con := guestConsole(t, cc, a)
+		out := con.command(t, "cat /sys/block/vdb/serial; echo SERIAL-END", vol[:20], 2*time.Minute)
+		if !strings.Contains(out, vol[:20]) {
+			t.Errorf("guest serial of vdb: %q", out)
+		}
+
+		// 2.89 lists the attachment and BDM IDs instead of "id".
+		c89 := compute(t, pc, "2.89")
+		list, err := volumeattach.List(c89, a).AllPages(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var body struct {
+			VolumeAttachments []map[string]any `json:"volumeAttachments"`
+		}
+		if err := list.(volumeattach.VolumeAttachmentPage).ExtractInto(&body); err != nil {
+			t.Fatal(err)
+		}
+		if len(body.VolumeAttachments) != 1 {
+			t.Fatalf("list = %v", body.VolumeAttachments)
+		}
+		e := body.VolumeAttachments[0]
+		if _, hasID := e["id"]; hasID || e["attachment_id"] != v.Attachments[0].AttachmentID || e["bdm_uuid"] == nil || e["tag"] != "data" || e["delete_on_termination"] != false {
+			t.Errorf("2.89 attachment = %v (volume's attachment %s)", e, v.Attachments[0].AttachmentID)
+		}
+		got, err := volumeattach.Get(ctx, cc, a, vol).Extract()
+		if err != nil || got.Device != "/dev/vdb" {
+			t.Errorf("get attachment = %+v, %v", got, err)
+		}
+		if va := volumesAttached(t, c, pc.Token(), a); len(va) != 1 || va[vol] != false {
+			t.Errorf("volumes_attached = %v", va)
+		}
+	})
+
+	t.Run("boot from volume", func(t *testing.T) {
+		s := waitStatus(t, cc, b, "ACTIVE", 8*time.Minute)
+		waitBoots(t, cc, b, bName, 1)
+		if s.Image != nil && len(s.Image) != 0 {
+			t.Errorf("image of a server booted from a volume = %v, want \"\"", s.Image)
+		}
+		va := volumesAttached(t, c, pc.Token(), b)
+		if len(va) != 1 {
+			t.Fatalf("volumes_attached = %v", va)
+		}
+		var root string
+		for id := range va {
+			root = id
+		}
+		v := waitVolumeStatus(t, bc, root, "in-use", time.Minute)
+		if v.Size != 1 || len(v.Attachments) != 1 || v.Attachments[0].ServerID != b {
+			t.Errorf("boot volume = %+v", v)
+		}
+		x := domainXML(t, b, false)
+		if !strings.Contains(x, "<serial>"+root+"</serial>") || !strings.Contains(x, "dev='vda'") || strings.Contains(x, "/instances/"+b+"/disk'") {
+			t.Errorf("domain of the server booted from a volume:\n%s", x)
+		}
+		allocs, _ := placementGet(t, c, admin.Token(), "/allocations/"+b)["allocations"].(map[string]any)
+		for _, al := range allocs {
+			if res, _ := al.(map[string]any)["resources"].(map[string]any); res["DISK_GB"] != nil {
+				t.Errorf("a server booted from a volume claims DISK_GB: %v", res)
+			}
+		}
+		// Not supported for a volume root: a clear 409.
+		code, _, body := rawCompute(t, "POST", c.URL+"/compute/v2.1/servers/"+b+"/action", pc.Token(), nil,
+			map[string]any{"rebuild": map[string]any{"imageRef": imageID}})
+		if code != http.StatusConflict || !strings.Contains(fmt.Sprint(body), "booted from a volume") {
+			t.Errorf("rebuild of a volume-backed server: %d %v", code, body)
+		}
+		// The root volume cannot be detached.
+		err := volumeattach.Delete(ctx, cc, b, root).ExtractErr()
+		if !gophercloud.ResponseCodeIs(err, http.StatusBadRequest) {
+			t.Errorf("detach of the root volume: %v", err)
+		}
+	})
+
+	t.Run("refusals", func(t *testing.T) {
+		code := func(err error) int {
+			if err == nil {
+				return 200
+			}
+			var e gophercloud.ErrUnexpectedResponseCode
+			if errors.As(err, &e) {
+				return e.Actual
+			}
+			return -1
+		}
+		_, err := volumeattach.Create(ctx, cc, a, volumeattach.CreateOpts{VolumeID: vol}).Extract()
+		if code(err) != http.StatusBadRequest || !strings.Contains(err.Error(), "already attached") {
+			t.Errorf("attach twice: %v", err)
+		}
+		_, err = volumeattach.Create(ctx, cc, b, volumeattach.CreateOpts{VolumeID: vol}).Extract()
+		if code(err) != http.StatusBadRequest {
+			t.Errorf("attach a volume in use by another server: %v", err)
+		}
+		_, err = volumeattach.Create(ctx, cc, a, volumeattach.CreateOpts{VolumeID: "0b7f9b1e-3c2d-4e5f-8a9b-1c2d3e4f5a6b"}).Extract()
+		if code(err) != http.StatusNotFound {
+			t.Errorf("attach an unknown volume: %v", err)
+		}
+		other := newMember(t, idc)
+		opc := c.Client(t, other.authOpts(c, other.Project.ID))
+		foreign := attachTestVolume(t, attachVolumeClient(t, opc), 1)
+		_, err = volumeattach.Create(ctx, cc, a, volumeattach.CreateOpts{VolumeID: foreign}).Extract()
+		if code(err) != http.StatusNotFound {
+			t.Errorf("attach another project's volume: %v", err)
+		}
+		if _, err := volumeattach.Get(ctx, compute(t, opc, "2.79"), a, vol).Extract(); code(err) != http.StatusNotFound {
+			t.Errorf("another project reads the attachment: %v", err)
+		}
+		if err := servers.Lock(ctx, cc, a).ExtractErr(); err != nil {
+			t.Fatal(err)
+		}
+		_, err = volumeattach.Create(ctx, cc, a, volumeattach.CreateOpts{VolumeID: foreign}).Extract()
+		derr := volumeattach.Delete(ctx, cc, a, vol).ExtractErr()
+		if err := servers.Unlock(ctx, cc, a).ExtractErr(); err != nil {
+			t.Fatal(err)
+		}
+		if code(err) != http.StatusConflict || code(derr) != http.StatusConflict {
+			t.Errorf("attach/detach on a locked server: %v / %v", err, derr)
+		}
+		if v, _ := volumes.Get(ctx, bc, vol).Extract(); v == nil || v.Status != "in-use" {
+			t.Errorf("the refusals changed the volume: %+v", v)
+		}
+	})
+
+	t.Run("detach from the running server", func(t *testing.T) {
+		if err := volumeattach.Delete(ctx, cc, a, vol).ExtractErr(); err != nil {
+			t.Fatalf("detach: %v", err)
+		}
+		v := waitVolumeStatus(t, bc, vol, "available", 2*time.Minute)
+		if len(v.Attachments) != 0 {
+			t.Errorf("attachments after detach: %+v", v.Attachments)
+		}
+		for _, inactive := range []bool{false, true} {
+			if x := domainXML(t, a, inactive); strings.Contains(x, vol) {
+				t.Errorf("domain XML (inactive %t) still has the volume", inactive)
+			}
+		}
+		con := guestConsole(t, cc, a)
+		con.command(t, "[ -e /sys/block/vdb ] || echo VDB-GONE", "VDB-GONE\r", time.Minute)
+		if va := volumesAttached(t, c, pc.Token(), a); len(va) != 0 {
+			t.Errorf("volumes_attached after detach = %v", va)
+		}
+	})
+
+	t.Run("stopped server and delete", func(t *testing.T) {
+		if err := servers.Stop(ctx, cc, a).ExtractErr(); err != nil {
+			t.Fatal(err)
+		}
+		waitStatus(t, cc, a, "SHUTOFF", 2*time.Minute)
+		// Attach while shut off: the persistent definition only.
+		if _, err := volumeattach.Create(ctx, cc, a, volumeattach.CreateOpts{VolumeID: vol}).Extract(); err != nil {
+			t.Fatalf("attach to a stopped server: %v", err)
+		}
+		waitVolumeStatus(t, bc, vol, "in-use", 2*time.Minute)
+		if x := domainXML(t, a, true); !strings.Contains(x, "<serial>"+vol+"</serial>") {
+			t.Errorf("persistent XML has no volume after an attach while stopped")
+		}
+		if err := volumeattach.Delete(ctx, cc, a, vol).ExtractErr(); err != nil {
+			t.Fatalf("detach from a stopped server: %v", err)
+		}
+		waitVolumeStatus(t, bc, vol, "available", 2*time.Minute)
+		if x := domainXML(t, a, true); strings.Contains(x, vol) {
+			t.Errorf("persistent XML still has the volume after a detach while stopped")
+		}
+
+		// Delete with one volume kept and one deleted on termination.
+		drop := attachTestVolume(t, bc, 1)
+		for _, o := range []volumeattach.CreateOpts{{VolumeID: vol}, {VolumeID: drop, DeleteOnTermination: true}} {
+			if _, err := volumeattach.Create(ctx, cc, a, o).Extract(); err != nil {
+				t.Fatalf("attach %s: %v", o.VolumeID, err)
+			}
+			waitVolumeStatus(t, bc, o.VolumeID, "in-use", 2*time.Minute)
+		}
+		if va := volumesAttached(t, c, pc.Token(), a); va[vol] != false || va[drop] != true {
+			t.Errorf("volumes_attached = %v", va)
+		}
+		deleteServerWait(t, cc, a)
+		waitVolumeStatus(t, bc, vol, "available", 2*time.Minute)
+		waitVolumeStatus(t, bc, drop, "deleted", 2*time.Minute)
+	})
+
+	t.Run("delete the server booted from a volume", func(t *testing.T) {
+		va := volumesAttached(t, c, pc.Token(), b)
+		deleteServerWait(t, cc, b)
+		bDeleted = true
+		for root := range va {
+			waitVolumeStatus(t, bc, root, "available", 2*time.Minute)
+			if err := volumes.Delete(ctx, bc, root, nil).ExtractErr(); err != nil {
+				t.Errorf("delete the boot volume: %v", err)
+			}
+		}
+	})
+}
