@@ -98,12 +98,24 @@ func (m *Manager) create(ctx context.Context, v store.Volume, msg work.Volume) {
 // the same transaction.
 func (m *Manager) delete(ctx context.Context, v store.Volume) {
 	log := m.log.With("volume_id", v.ID)
+	// A cascading delete marked the volume's snapshots deleting: they go
+	// first, as their rows reference the volume.
+	snaps, err := m.store.ListSnapshots(ctx, store.SnapshotFilter{VolumeID: &v.ID})
+	if err != nil {
+		log.Error("list snapshots of deleted volume", "error", err)
+		return
+	}
+	for _, sn := range snaps {
+		if sn.Status == store.SnapshotDeleting {
+			m.deleteSnapshot(ctx, sn)
+		}
+	}
 	if err := m.driver.Delete(ctx, v.ID); err != nil && !errors.Is(err, driver.ErrNotFound) {
 		log.Error("delete volume", "error", err)
 		m.fail(ctx, v, store.StatusDeleting, store.StatusErrorDeleting, err)
 		return
 	}
-	err := m.store.Tx(ctx, func(tx *store.Store) error {
+	err = m.store.Tx(ctx, func(tx *store.Store) error {
 		cur, err := tx.LockVolume(ctx, v.ID)
 		if err != nil {
 			return err
