@@ -35,7 +35,13 @@ func (d Dialect) Body(e *Error) any {
 	title := http.StatusText(status)
 	switch d {
 	case DialectNova, DialectCinder:
-		return map[string]any{novaFaultName(e.Kind, status): map[string]any{"code": status, "message": e.Message}}
+		fault := map[string]any{"code": status, "message": e.Message}
+		if d == DialectCinder && e.Kind == KindQuotaExceeded {
+			// Cinder's QuotaError carries Retry-After: 0, which its fault
+			// body repeats as retryAfter.
+			fault["retryAfter"] = "0"
+		}
+		return map[string]any{novaFaultName(e.Kind, status): fault}
 	case DialectNeutron:
 		t := e.Type
 		if t == "" {

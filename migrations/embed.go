@@ -22,7 +22,7 @@ import (
 	"io/fs"
 )
 
-//go:embed core identity compute image placement network
+//go:embed core identity compute image placement network volume
 var files embed.FS
 
 // order is the order services are migrated in. A service's tables never

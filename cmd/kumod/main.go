@@ -26,6 +26,8 @@ import (
 	netagent "github.com/kumo-cloud/kumo/network/agent"
 	"github.com/kumo-cloud/kumo/network/neutronapi"
 	"github.com/kumo-cloud/kumo/storage/image"
+	"github.com/kumo-cloud/kumo/storage/volume/cinderapi"
+	volmanager "github.com/kumo-cloud/kumo/storage/volume/manager"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
@@ -48,13 +50,16 @@ func newRoot() *cobra.Command {
 	}
 	root.AddCommand(
 		serveCommand("all-in-one", "Run every kumo service, an embedded NATS and a private PostgreSQL in one process",
-			"127.0.0.1:8080", []string{"all-in-one"}, identity.Build, novaapi.Build, neutronapi.Build, image.Build, placement.Build, agent.Build, netagent.Build),
+			"127.0.0.1:8080", []string{"all-in-one"}, identity.Build, novaapi.Build, neutronapi.Build, image.Build, placement.Build, agent.Build, netagent.Build,
+			cinderapi.Build, volmanager.Build),
 		serveCommand("identity", "Run the identity (Keystone v3) service alone", "127.0.0.1:5000", []string{"identity"}, identity.Build),
 		serveCommand("compute-api", "Run the compute API (Nova v2.1) alone", "127.0.0.1:8774", []string{"compute-api"}, novaapi.Build),
 		serveCommand("compute-agent", "Run the compute agent of this host alone", "127.0.0.1:8781", []string{"compute-agent"}, agent.Build),
 		serveCommand("network", "Run the network API (Neutron v2.0) alone", "127.0.0.1:9696", []string{"network"}, neutronapi.Build),
 		serveCommand("network-agent", "Run the network agent of this host alone", "127.0.0.1:9697", []string{"network-agent"}, netagent.Build),
 		serveCommand("image", "Run the image (Glance v2) service alone", "127.0.0.1:9292", []string{"image"}, image.Build),
+		serveCommand("volume", "Run the block storage (Cinder v3) API and this node's volume manager alone", "127.0.0.1:8776", []string{"volume"},
+			cinderapi.Build, volmanager.Build),
 		serveCommand("placement", "Run the placement service alone", "127.0.0.1:8778", []string{"placement"}, placement.Build),
 		bootstrapCommand(),
 		rotateKeysCommand(),

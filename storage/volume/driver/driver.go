@@ -17,6 +17,16 @@ import (
 // ErrNotFound means the volume or snapshot has no data in the backend.
 var ErrNotFound = errors.New("volume driver: not found")
 
+// ErrTooSmall means a size is below what the volume already holds: a
+// shrinking Extend, or a new volume smaller than its image, snapshot or
+// source volume.
+var ErrTooSmall = errors.New("volume driver: size smaller than the data")
+
+// ErrBadImage means an image cannot become a volume: a disk_format the
+// driver does not take, data that is not of its declared format or whose
+// checksum differs, or data that refers to other files.
+var ErrBadImage = errors.New("volume driver: image not usable")
+
 // GiB is a volume size unit, in bytes.
 const GiB = int64(1) << 30
 

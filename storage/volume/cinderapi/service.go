@@ -1,0 +1,293 @@
+package cinderapi
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net/http"
+	"sync"
+
+	"github.com/gin-gonic/gin"
+	"github.com/nats-io/nats.go/micro"
+
+	"github.com/kumo-cloud/kumo/api"
+	"github.com/kumo-cloud/kumo/api/policy"
+	"github.com/kumo-cloud/kumo/internal/bus"
+	"github.com/kumo-cloud/kumo/internal/quota"
+	"github.com/kumo-cloud/kumo/storage/volume/glance"
+	"github.com/kumo-cloud/kumo/storage/volume/store"
+	"github.com/kumo-cloud/kumo/storage/volume/work"
+)
+
+// Prefix is where the volume service lives, in all-in-one and alone.
+const Prefix = "/volume"
+
+// Config tunes the volume API.
+type Config struct {
+	// PublicURL is the base URL clients reach kumo on.
+	PublicURL string
+	// Host is the backend host new volumes are placed on: this node's
+	// volume manager.
+	Host string
+	// Backend is the driver's name, shown in os-vol-host-attr:host as
+	// host@backend#pool.
+	Backend string
+	// Zone is the one availability zone ("nova", as Cinder's default).
+	Zone string
+	// ImageURL is the image service's endpoint (without /v2).
+	ImageURL string
+	// Default quotas (-1: unlimited).
+	VolumesQuota, GigabytesQuota, SnapshotsQuota int64
+}
+
+// Deps are what the volume API needs from the daemon.
+type Deps struct {
+	Store *store.Store
+	Bus   *bus.Bus
+	Quota *quota.Engine
+	Log   *slog.Logger
+}
+
+// Service is the volume API.
+type Service struct {
+	cfg    Config
+	store  *store.Store
+	bus    *bus.Bus
+	quota  *quota.Engine
+	glance *glance.Client
+	log    *slog.Logger
+
+	queue *bus.WorkQueue
+	rpc   micro.Service
+	once  sync.Once
+}
+
+// New builds the volume API.
+func New(cfg Config, d Deps) *Service {
+	if cfg.Zone == "" {
+		cfg.Zone = "nova"
+	}
+	return &Service{cfg: cfg, store: d.Store, bus: d.Bus, quota: d.Quota, glance: glance.New(cfg.ImageURL),
+		log: d.Log.With("service", "volume")}
+}
+
+// Start opens the work queue and events stream and serves compute's calls
+// on the bus.
+func (s *Service) Start(ctx context.Context) error {
+	var err error
+	if s.queue, err = work.Queue(ctx, s.bus); err != nil {
+		return err
+	}
+	if _, err := bus.EnsureEventsStream(ctx, s.bus); err != nil {
+		return err
+	}
+	return s.startRPC()
+}
+
+// Stop ends the bus endpoints; it is safe to call twice.
+func (s *Service) Stop(context.Context) error {
+	s.once.Do(func() {
+		if s.rpc != nil {
+			_ = s.rpc.Stop()
+		}
+	})
+	return nil
+}
+
+// API declares the volume API's routes.
+func (s *Service) API() api.Service {
+	G, P, U, D := http.MethodGet, http.MethodPost, http.MethodPut, http.MethodDelete
+	plain := func(m, path string, h api.Handler) api.Route { return api.Route{Method: m, Path: path, Handler: h} }
+	// coll routes check the rule against the caller's own project.
+	coll := func(m, path, rule string, since int, h handler) api.Route {
+		return api.Route{Method: m, Path: "/v3/:project_id" + path, Policy: rule, Handler: versioned(since, h), Target: s.urlProject}
+	}
+	// obj routes load the object the path names and check the rule
+	// against its project; another project's object is 404.
+	obj := func(m, path, rule string, since int, target func(*gin.Context, policy.Target) error, h handler) api.Route {
+		return api.Route{Method: m, Path: "/v3/:project_id" + path, Policy: rule, Handler: versioned(since, h), Target: target, HideDenied: true}
+	}
+	vol, snap, att := s.volumeTarget, s.snapshotTarget, s.attachmentTarget
+	routes := []api.Route{
+		plain(G, "", s.allVersions),
+		plain(G, "/", s.allVersions),
+		plain(G, "/v3", s.v3Version),
+		plain(G, "/v3/", s.v3Version),
+
+		coll(G, "/volumes", "volume:get_all", 0, s.listVolumes),
+		coll(G, "/volumes/detail", "volume:get_all", 0, s.listVolumesDetail),
+		coll(P, "/volumes", "volume:create", 0, s.createVolume),
+		obj(G, "/volumes/:volume_id", "volume:get", 0, vol, s.getVolume),
+		obj(U, "/volumes/:volume_id", "volume:update", 0, vol, s.updateVolume),
+		obj(D, "/volumes/:volume_id", "volume:delete", 0, vol, s.deleteVolume),
+		obj(P, "/volumes/:volume_id/action", "volume:get", 0, vol, s.volumeAction),
+
+		coll(G, "/snapshots", "volume:get_all_snapshots", 0, s.listSnapshots),
+		coll(G, "/snapshots/detail", "volume:get_all_snapshots", 0, s.listSnapshotsDetail),
+		coll(P, "/snapshots", "volume:create_snapshot", 0, s.createSnapshot),
+		obj(G, "/snapshots/:snapshot_id", "volume:get_snapshot", 0, snap, s.getSnapshot),
+		obj(U, "/snapshots/:snapshot_id", "volume:update_snapshot", 0, snap, s.updateSnapshot),
+		obj(D, "/snapshots/:snapshot_id", "volume:delete_snapshot", 0, snap, s.deleteSnapshot),
+
+		coll(G, "/types", "volume_extension:type_get_all", 0, s.listTypes),
+		coll(P, "/types", "volume_extension:types_manage", 0, s.createType),
+		coll(G, "/types/:type_id", "volume_extension:type_get", 0, s.getType),
+		coll(U, "/types/:type_id", "volume_extension:types_manage", 0, s.updateType),
+		coll(D, "/types/:type_id", "volume_extension:types_manage", 0, s.deleteType),
+		coll(G, "/types/:type_id/extra_specs", "volume_extension:types_extra_specs:index", 0, s.listExtraSpecs),
+		coll(P, "/types/:type_id/extra_specs", "volume_extension:types_extra_specs:create", 0, s.createExtraSpecs),
+		coll(G, "/types/:type_id/extra_specs/:key", "volume_extension:types_extra_specs:show", 0, s.getExtraSpec),
+		coll(U, "/types/:type_id/extra_specs/:key", "volume_extension:types_extra_specs:update", 0, s.updateExtraSpec),
+		coll(D, "/types/:type_id/extra_specs/:key", "volume_extension:types_extra_specs:delete", 0, s.deleteExtraSpec),
+
+		coll(P, "/attachments", "volume:attachment_create", 27, s.createAttachment),
+		coll(G, "/attachments", "volume:attachment_get_all", 27, s.listAttachments),
+		coll(G, "/attachments/detail", "volume:attachment_get_all", 27, s.listAttachmentsDetail),
+		obj(G, "/attachments/:attachment_id", "volume:attachment_get", 27, att, s.getAttachment),
+		obj(U, "/attachments/:attachment_id", "volume:attachment_update", 27, att, s.updateAttachment),
+		obj(D, "/attachments/:attachment_id", "volume:attachment_delete", 27, att, s.deleteAttachment),
+		obj(P, "/attachments/:attachment_id/action", "volume:attachment_complete", 44, att, s.attachmentAction),
+
+		coll(G, "/os-quota-sets/:target_project_id", "volume_extension:quotas:show", 0, s.showQuotas),
+		coll(G, "/os-quota-sets/:target_project_id/defaults", "volume_extension:quotas:show", 0, s.defaultQuotas),
+		coll(U, "/os-quota-sets/:target_project_id", "volume_extension:quotas:update", 0, s.updateQuotas),
+		coll(D, "/os-quota-sets/:target_project_id", "volume_extension:quotas:delete", 0, s.deleteQuotas),
+		coll(G, "/limits", "limits_extension:used_limits", 0, s.limits),
+		coll(G, "/os-availability-zone", "volume_extension:availability_zone_list", 0, s.availabilityZones),
+	}
+	// The quota routes check the rule against the project they name.
+	for i := range routes {
+		if p := routes[i].Path; len(p) > len("/v3/:project_id/os-quota-sets") && p[len("/v3/:project_id"):len("/v3/:project_id/os-quota-sets")] == "/os-quota-sets" {
+			routes[i].Target = s.quotaTarget
+		}
+	}
+	return api.Service{Name: "volume", Prefix: Prefix, Dialect: api.DialectCinder, Routes: routes}
+}
+
+// isAdmin reports whether the caller is an admin.
+func isAdmin(c *gin.Context) bool { return api.Allowed(c, "volume:context_is_admin", nil) }
+
+// urlProject refuses a project in the URL that is not the caller's own,
+// unless the caller is an admin: another project is not found.
+func (s *Service) urlProject(c *gin.Context, _ policy.Target) error {
+	if p := c.Param("project_id"); p != api.Claims(c).ProjectID && !isAdmin(c) {
+		return api.NotFound("Project %s could not be found.", p)
+	}
+	return nil
+}
+
+// quotaTarget evaluates quota rules against the project they name.
+func (s *Service) quotaTarget(c *gin.Context, t policy.Target) error {
+	if err := s.urlProject(c, t); err != nil {
+		return err
+	}
+	t["project_id"] = c.Param("target_project_id")
+	return nil
+}
+
+// caller is on whose behalf an operation runs.
+type caller struct {
+	project string
+	user    string
+	admin   bool
+	token   string
+}
+
+func callerOf(c *gin.Context) caller {
+	cl := api.Claims(c)
+	return caller{project: cl.ProjectID, user: cl.UserID, admin: isAdmin(c), token: api.Token(c)}
+}
+
+// sees reports whether the caller may see an object of project p.
+func (k caller) sees(p string) bool { return k.admin || k.project == p }
+
+const (
+	ctxVolume     = "kumo.volume"
+	ctxSnapshot   = "kumo.snapshot"
+	ctxAttachment = "kumo.attachment"
+)
+
+// volumeTarget loads the volume the path names, hiding another project's.
+func (s *Service) volumeTarget(c *gin.Context, t policy.Target) error {
+	if err := s.urlProject(c, t); err != nil {
+		return err
+	}
+	v, err := s.visibleVolume(c.Request.Context(), callerOf(c), c.Param("volume_id"))
+	if err != nil {
+		return err
+	}
+	c.Set(ctxVolume, v)
+	t["project_id"] = v.ProjectID
+	return nil
+}
+
+// snapshotTarget loads the snapshot the path names.
+func (s *Service) snapshotTarget(c *gin.Context, t policy.Target) error {
+	if err := s.urlProject(c, t); err != nil {
+		return err
+	}
+	id := c.Param("snapshot_id")
+	sn, err := s.store.GetSnapshot(c.Request.Context(), id)
+	if err == nil && !callerOf(c).sees(sn.ProjectID) {
+		err = store.ErrNotFound
+	}
+	if err != nil {
+		return notFound(err, "Snapshot %s could not be found.", id)
+	}
+	c.Set(ctxSnapshot, sn)
+	t["project_id"] = sn.ProjectID
+	return nil
+}
+
+// attachmentTarget loads the attachment the path names.
+func (s *Service) attachmentTarget(c *gin.Context, t policy.Target) error {
+	if err := s.urlProject(c, t); err != nil {
+		return err
+	}
+	id := c.Param("attachment_id")
+	a, err := s.store.GetAttachment(c.Request.Context(), id)
+	if err == nil && !callerOf(c).sees(a.ProjectID) {
+		err = store.ErrNotFound
+	}
+	if err != nil {
+		return notFound(err, "VolumeAttachment %s could not be found.", id)
+	}
+	c.Set(ctxAttachment, a)
+	t["project_id"] = a.ProjectID
+	return nil
+}
+
+// visibleVolume returns a volume the caller may see, or Cinder's 404.
+func (s *Service) visibleVolume(ctx context.Context, k caller, id string) (store.Volume, error) {
+	v, err := s.store.GetVolume(ctx, id)
+	if err == nil && !k.sees(v.ProjectID) {
+		err = store.ErrNotFound
+	}
+	if err != nil {
+		return store.Volume{}, notFound(err, "Volume %s could not be found.", id)
+	}
+	return v, nil
+}
+
+// notFound turns a store miss into a 404 with Cinder's message and any
+// other failure into a 500.
+func notFound(err error, format string, args ...any) error {
+	if errors.Is(err, store.ErrNotFound) {
+		return api.NotFound(format, args...)
+	}
+	return api.Internal(err)
+}
+
+// invalidVolume is Cinder's InvalidVolume (400).
+func invalidVolume(format string, args ...any) error {
+	e := api.BadRequest(format, args...)
+	e.Message = "Invalid volume: " + e.Message
+	return e
+}
+
+// invalidInput is Cinder's InvalidInput (400).
+func invalidInput(format string, args ...any) error {
+	e := api.BadRequest(format, args...)
+	e.Message = "Invalid input received: " + e.Message
+	return e
+}

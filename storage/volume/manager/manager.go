@@ -1,0 +1,146 @@
+package manager
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go/micro"
+
+	"github.com/kumo-cloud/kumo/api"
+	"github.com/kumo-cloud/kumo/internal/bus"
+	"github.com/kumo-cloud/kumo/internal/quota"
+	"github.com/kumo-cloud/kumo/storage/volume/driver"
+	"github.com/kumo-cloud/kumo/storage/volume/glance"
+	"github.com/kumo-cloud/kumo/storage/volume/store"
+	"github.com/kumo-cloud/kumo/storage/volume/work"
+)
+
+// Config tunes a manager.
+type Config struct {
+	// Host is the backend host this manager serves (the volumes' host).
+	Host string
+}
+
+// Deps are what a manager needs from the daemon.
+type Deps struct {
+	Store  *store.Store
+	Bus    *bus.Bus
+	Quota  *quota.Engine
+	Driver driver.Driver
+	Log    *slog.Logger
+}
+
+// Manager is one backend host's volume manager.
+type Manager struct {
+	cfg    Config
+	store  *store.Store
+	bus    *bus.Bus
+	quota  *quota.Engine
+	driver driver.Driver
+	log    *slog.Logger
+
+	queue   *bus.WorkQueue
+	stops   []func()
+	connect micro.Service
+	closer  func()
+	once    sync.Once
+}
+
+// New builds a manager.
+func New(cfg Config, d Deps) *Manager {
+	return &Manager{cfg: cfg, store: d.Store, bus: d.Bus, quota: d.Quota, driver: d.Driver,
+		log: d.Log.With("service", "volume-manager", "host", cfg.Host)}
+}
+
+// API serves nothing: the manager is driven over the bus.
+func (m *Manager) API() api.Service { return api.Service{Name: "volume-manager"} }
+
+// Start recovers what a stopped process left in flight (one pass before
+// any work is consumed), then opens the connect endpoint and the work
+// consumers.
+func (m *Manager) Start(ctx context.Context) error {
+	var err error
+	if m.queue, err = work.Queue(ctx, m.bus); err != nil {
+		return err
+	}
+	if _, err := bus.EnsureEventsStream(ctx, m.bus); err != nil {
+		return err
+	}
+	if err := m.reconcile(ctx); err != nil {
+		return err
+	}
+	m.connect, err = bus.AddService(m.bus, micro.Config{Name: "volume-manager-connect", Version: "1.0.0"})
+	if err != nil {
+		return err
+	}
+	if err := m.connect.AddEndpoint("connect", bus.Handle(m.handleConnect), micro.WithEndpointSubject(work.ConnectSubject(m.cfg.Host))); err != nil {
+		m.Stop(ctx)
+		return err
+	}
+	runCtx := context.WithoutCancel(ctx)
+	host := bus.HostToken(m.cfg.Host)
+	for _, c := range []func() (func(), error){
+		func() (func(), error) {
+			return bus.Consume(runCtx, m.queue, "volume-manager-"+host+"-volume", work.Subject(m.cfg.Host, work.VerbVolume), m.handleVolume,
+				bus.WithAckWait(2*time.Minute))
+		},
+		func() (func(), error) {
+			return bus.Consume(runCtx, m.queue, "volume-manager-"+host+"-snapshot", work.Subject(m.cfg.Host, work.VerbSnapshot), m.handleSnapshot)
+		},
+	} {
+		stop, err := c()
+		if err != nil {
+			m.Stop(ctx)
+			return err
+		}
+		m.stops = append(m.stops, stop)
+	}
+	return nil
+}
+
+// Stop ends the consumers (waiting for work in flight) and the connect
+// endpoint; it is safe to call twice.
+func (m *Manager) Stop(context.Context) error {
+	m.once.Do(func() {
+		for _, stop := range m.stops {
+			stop()
+		}
+		if m.connect != nil {
+			_ = m.connect.Stop()
+		}
+		if m.closer != nil {
+			m.closer()
+		}
+	})
+	return nil
+}
+
+// handleConnect runs the driver's Connect or Disconnect for a host.
+func (m *Manager) handleConnect(ctx context.Context, req work.ConnectRequest) (work.ConnectReply, error) {
+	if req.Disconnect {
+		err := m.driver.Disconnect(ctx, req.VolumeID, req.Connector)
+		if errors.Is(err, driver.ErrNotFound) {
+			err = nil
+		}
+		return work.ConnectReply{}, err
+	}
+	info, err := m.driver.Connect(ctx, req.VolumeID, req.Connector)
+	if errors.Is(err, driver.ErrNotFound) {
+		return work.ConnectReply{}, bus.Errorf(bus.CodeNotFound, "volume %s has no data on %s", req.VolumeID, m.cfg.Host)
+	}
+	return work.ConnectReply{ConnectionInfo: info}, err
+}
+
+// imageSource is how the driver reads the image a volume is created from.
+func imageSource(c *glance.Client, token string, img *glance.Image) driver.Image {
+	sum := img.Checksum
+	if v, ok := img.Properties["os_hash_value"].(string); ok && v != "" {
+		sum = v
+	}
+	return driver.Image{ID: img.ID, Checksum: sum, DiskFormat: img.DiskFormat,
+		Open: func(ctx context.Context) (io.ReadCloser, error) { return c.Download(ctx, token, img.ID) }}
+}
