@@ -38,8 +38,8 @@ func TestComputeVolumeAttachFault(t *testing.T) {
 	}
 	id = s.ID
 	waitStatus(t, cc, id, "ACTIVE", 4*time.Minute)
-	bc := attachVolumeClient(t, pc)
-	vol := attachTestVolume(t, bc, 1)
+	bc := blockStorage(t, pc, "")
+	vol := createVolume(t, bc, volumes.CreateOpts{Size: 1}).ID
 
 	for _, stage := range []string{"answered", "attaching"} {
 		t.Run(stage, func(t *testing.T) {
@@ -96,7 +96,7 @@ func TestComputeVolumeAttachFault(t *testing.T) {
 				if err := volumeattach.Delete(ctx, cc, id, vol).ExtractErr(); err != nil {
 					t.Fatalf("detach: %v", err)
 				}
-				waitVolumeStatus(t, bc, vol, "available", 2*time.Minute)
+				waitVolume(t, bc, vol, "available", 2*time.Minute)
 			case "available":
 				if plugged || len(atts) != 0 || len(final.Attachments) != 0 {
 					t.Fatalf("available but plugged %t, compute attachments %+v, volume attachments %+v", plugged, atts, final.Attachments)
