@@ -19,6 +19,10 @@ var Policy = map[string]string{
 	"volume:extend":                 "rule:project_member_or_admin",
 	"volume:extend_attached_volume": "rule:project_member_or_admin",
 	"volume:update_readonly_flag":   "rule:project_member_or_admin",
+	"volume:get_volume_metadata":    "rule:project_reader_or_admin",
+	"volume:create_volume_metadata": "rule:project_member_or_admin",
+	"volume:update_volume_metadata": "rule:project_member_or_admin",
+	"volume:delete_volume_metadata": "rule:project_member_or_admin",
 	"volume:get_all_admin":          "rule:admin_required",
 
 	"volume_extension:volume_actions:upload_image":       "rule:project_member_or_admin",
