@@ -29,15 +29,19 @@ func (s *Service) volumeAction(c *gin.Context, ver Version) (*api.Response, erro
 		run  func(*gin.Context, Version, store.Volume, json.RawMessage) (*api.Response, error)
 	}
 	actions := map[string]action{
-		"os-extend":               {"volume:extend", s.extend},
-		"os-set_bootable":         {"volume:update", s.setBootable},
-		"os-volume_upload_image":  {"volume_extension:volume_actions:upload_image", s.uploadImage},
-		"os-reset_status":         {"volume_extension:volume_admin_actions:reset_status", s.resetStatus},
-		"os-reserve":              {"volume_extension:volume_actions:reserve", s.reserve},
-		"os-unreserve":            {"volume_extension:volume_actions:unreserve", s.unreserve},
-		"os-begin_detaching":      {"volume_extension:volume_actions:begin_detaching", s.beginDetachingAction},
-		"os-roll_detaching":       {"volume_extension:volume_actions:roll_detaching", s.rollDetachingAction},
-		"os-update_readonly_flag": {"volume:update_readonly_flag", s.readonlyFlag},
+		"os-extend":                {"volume:extend", s.extend},
+		"os-set_bootable":          {"volume:update", s.setBootable},
+		"os-volume_upload_image":   {"volume_extension:volume_actions:upload_image", s.uploadImage},
+		"os-reset_status":          {"volume_extension:volume_admin_actions:reset_status", s.resetStatus},
+		"os-reserve":               {"volume_extension:volume_actions:reserve", s.reserve},
+		"os-unreserve":             {"volume_extension:volume_actions:unreserve", s.unreserve},
+		"os-begin_detaching":       {"volume_extension:volume_actions:begin_detaching", s.beginDetachingAction},
+		"os-roll_detaching":        {"volume_extension:volume_actions:roll_detaching", s.rollDetachingAction},
+		"os-update_readonly_flag":  {"volume:update_readonly_flag", s.readonlyFlag},
+		"os-initialize_connection": {"volume_extension:volume_actions:initialize_connection", s.initializeConnection},
+		"os-terminate_connection":  {"volume_extension:volume_actions:terminate_connection", s.terminateConnection},
+		"os-attach":                {"volume_extension:volume_actions:attach", s.attachLegacy},
+		"os-detach":                {"volume_extension:volume_actions:detach", s.detachLegacy},
 	}
 	for name, raw := range body {
 		a, ok := actions[name]
