@@ -119,6 +119,9 @@ func (d *Local) ensureBase(ctx context.Context, img driver.Image, base string) (
 	if err := convert(ctx, d.cfg.CopyTimeout, download, img.DiskFormat, tmp, "qcow2"); err != nil {
 		return false, err
 	}
+	if err := syncFile(tmp); err != nil {
+		return false, err
+	}
 	if err := os.Chmod(tmp, 0o644); err != nil {
 		return false, err
 	}

@@ -106,7 +106,7 @@ func (d *Local) copyInto(ctx context.Context, src, dst string, sizeGiB int) erro
 	defer func() { _ = undo.Fail(context.WithoutCancel(ctx)) }()
 	tmp := d.tmpFile("copy")
 	undo.Add(func(context.Context) error { return removeIfExists(tmp) })
-	if _, err := qemuImg(ctx, d.cfg.CopyTimeout, "convert", "-U", "-q", "-f", in.Format, "-O", "qcow2", src, tmp); err != nil {
+	if err := convert(ctx, d.cfg.CopyTimeout, src, in.Format, tmp, "qcow2"); err != nil {
 		return err
 	}
 	if in.VirtualSize < size {
@@ -334,8 +334,7 @@ func (d *Local) Export(ctx context.Context, id, format string, w io.Writer) erro
 		} else if !ok {
 			return fmt.Errorf("volume %s: %w", id, driver.ErrNotFound)
 		}
-		_, err := qemuImg(ctx, d.cfg.CopyTimeout, "convert", "-U", "-q", "-f", "qcow2", "-O", format, src, tmp)
-		return err
+		return convert(ctx, d.cfg.CopyTimeout, src, "qcow2", tmp, format)
 	}()
 	if err != nil {
 		return fmt.Errorf("export volume %s: %w", id, err)
