@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 
+	"libvirt.org/go/libvirt"
 	"libvirt.org/go/libvirtxml"
 
 	"github.com/kumo-cloud/kumo/internal/revert"
@@ -83,6 +84,12 @@ func (d *Local) createVol(ctx context.Context, v driver.Volume, backing string) 
 	}
 	defer p.Free()
 	vol, err := p.StorageVolCreateXML(x, 0)
+	if isLibvirtCode(err, libvirt.ERR_STORAGE_VOL_EXIST) {
+		// libvirt remembers a file that was removed behind its back.
+		if err = refresh(p); err == nil {
+			vol, err = p.StorageVolCreateXML(x, 0)
+		}
+	}
 	if err != nil {
 		return fmt.Errorf("create volume %s: %s", v.ID, message(err))
 	}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"reflect"
 	"testing"
@@ -317,5 +318,36 @@ func TestBadRequestsLeaveNothing(t *testing.T) {
 				t.Fatalf("pool holds %v", names)
 			}
 		})
+	}
+}
+
+// A file removed behind libvirt's back does not block a new volume of the
+// same name, and one libvirt has not seen yet is still deleted.
+func TestFilesChangedBehindLibvirt(t *testing.T) {
+	ctx := context.Background()
+	d := newDriver(t, Config{})
+	v := driver.Volume{ID: uuid.NewString(), SizeGiB: 1}
+	if err := d.Create(ctx, v); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Remove(d.VolumePath(v.ID)); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.Create(ctx, v); err != nil {
+		t.Fatalf("Create after the file was removed behind libvirt: %v", err)
+	}
+	if in := mustInfo(t, d.VolumePath(v.ID)); in.VirtualSize != driver.GiB {
+		t.Fatalf("recreated volume: %+v", in)
+	}
+
+	unseen := uuid.NewString()
+	if out, err := exec.Command("qemu-img", "create", "-q", "-f", "qcow2", d.VolumePath(unseen), "1G").CombinedOutput(); err != nil {
+		t.Fatalf("%v: %s", err, out)
+	}
+	if err := d.Delete(ctx, unseen); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(d.VolumePath(unseen)); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("file libvirt had not seen survived Delete: %v", err)
 	}
 }
