@@ -89,6 +89,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Local, error) {
 		return nil, err
 	}
 	defer p.Free()
+	d.removeOrphanPools()
 	if err := refresh(p); err != nil {
 		d.conn.close()
 		return nil, err

@@ -351,3 +351,33 @@ func TestFilesChangedBehindLibvirt(t *testing.T) {
 		t.Fatalf("file libvirt had not seen survived Delete: %v", err)
 	}
 }
+
+// A kumo volume pool whose directory was removed is cleaned up when a
+// driver starts; one whose directory exists is left alone.
+func TestOrphanPoolsAreRemoved(t *testing.T) {
+	gone := filepath.Join(t.TempDir(), "gone")
+	orphan := newDriver(t, Config{Dir: gone})
+	kept := newDriver(t, Config{})
+	if err := os.RemoveAll(gone); err != nil {
+		t.Fatal(err)
+	}
+	newDriver(t, Config{})
+
+	lc, err := libvirt.NewConnect(DefaultURI)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lc.Close()
+	if p, err := lc.LookupStoragePoolByName(orphan.PoolName()); err == nil {
+		p.Free()
+		t.Fatalf("pool %s of a removed directory is still defined", orphan.PoolName())
+	}
+	p, err := lc.LookupStoragePoolByName(kept.PoolName())
+	if err != nil {
+		t.Fatalf("pool %s of an existing directory was removed: %v", kept.PoolName(), err)
+	}
+	defer p.Free()
+	if active, _ := p.IsActive(); !active {
+		t.Fatalf("pool %s of an existing directory was stopped", kept.PoolName())
+	}
+}
