@@ -185,6 +185,8 @@ func TestCreateFromBadImageLeavesNothing(t *testing.T) {
 		want error
 	}{
 		{"checksum mismatch", fileImage(raw, "raw", strings.Repeat("0", 64), nil), driver.ErrBadImage},
+		{"checksum not hexadecimal", fileImage(raw, "raw", "../../../../../../tmp/x/"+strings.Repeat("0", 40), nil), driver.ErrBadImage},
+		{"checksum of unknown length", fileImage(raw, "raw", strings.Repeat("0", 10), nil), driver.ErrBadImage},
 		{"unsupported disk_format", fileImage(raw, "vmdk", sum, nil), driver.ErrBadImage},
 		{"qcow2 data labelled raw", fileImage(qcow, "raw", "", nil), driver.ErrBadImage},
 		{"raw data labelled qcow2", fileImage(raw, "qcow2", sum, nil), driver.ErrBadImage},

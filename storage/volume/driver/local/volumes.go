@@ -2,9 +2,12 @@ package local
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
+
+	"golang.org/x/sys/unix"
 
 	"libvirt.org/go/libvirt"
 	"libvirt.org/go/libvirtxml"
@@ -346,13 +349,55 @@ func (d *Local) Export(ctx context.Context, id, format string, w io.Writer) erro
 	if err != nil {
 		return fmt.Errorf("export volume %s: %w", id, err)
 	}
-	f, err := os.Open(tmp)
+	if err := copySparse(ctx, w, tmp); err != nil {
+		return fmt.Errorf("export volume %s: %w", id, err)
+	}
+	return nil
+}
+
+// copySparse copies a file to w, writing its holes as zeros from memory
+// instead of reading them: a raw export of a thin volume is mostly holes.
+func copySparse(ctx context.Context, w io.Writer, path string) error {
+	f, err := os.Open(path)
 	if err != nil {
 		return err
 	}
 	defer f.Close()
-	if _, err := io.CopyBuffer(w, ctxReader{ctx, f}, make([]byte, 1<<20)); err != nil {
-		return fmt.Errorf("export volume %s: %w", id, err)
+	st, err := f.Stat()
+	if err != nil {
+		return err
+	}
+	buf := make([]byte, 1<<20)
+	zeros := make([]byte, len(buf))
+	size := st.Size()
+	for off := int64(0); off < size; {
+		data, err := unix.Seek(int(f.Fd()), off, unix.SEEK_DATA)
+		if errors.Is(err, unix.ENXIO) {
+			data = size // only a hole is left
+		} else if err != nil {
+			data = off // no hole support: copy everything
+		}
+		for off < data {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			n := min(int64(len(zeros)), data-off)
+			if _, err := w.Write(zeros[:n]); err != nil {
+				return err
+			}
+			off += n
+		}
+		if off >= size {
+			break
+		}
+		hole, err := unix.Seek(int(f.Fd()), off, unix.SEEK_HOLE)
+		if err != nil {
+			hole = size
+		}
+		if _, err := io.CopyBuffer(w, ctxReader{ctx, io.NewSectionReader(f, off, hole-off)}, buf); err != nil {
+			return err
+		}
+		off = hole
 	}
 	return nil
 }

@@ -1,6 +1,7 @@
 package local
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"io"
@@ -280,17 +281,32 @@ func (p *patternChecker) Write(buf []byte) (int, error) {
 	if p.n == 0 {
 		p.bad = -1
 	}
-	for i, c := range buf {
-		off := p.n + int64(i)
-		want := byte(0)
-		if off >= p.from && off < p.to {
-			want = p.b
+	start, end := p.n, p.n+int64(len(buf))
+	p.n = end
+	// The buffer is three spans: before, in and after the pattern.
+	spans := []struct {
+		lo, hi int64
+		want   byte
+	}{
+		{start, min(end, p.from), 0},
+		{max(start, p.from), min(end, p.to), p.b},
+		{max(start, p.to), end, 0},
+	}
+	for _, sp := range spans {
+		if p.bad >= 0 || sp.lo >= sp.hi {
+			continue
 		}
-		if c != want && p.bad < 0 {
-			p.bad = off
+		seg := buf[sp.lo-start : sp.hi-start]
+		if bytes.Count(seg, []byte{sp.want}) == len(seg) {
+			continue
+		}
+		for i, c := range seg {
+			if c != sp.want {
+				p.bad = sp.lo + int64(i)
+				break
+			}
 		}
 	}
-	p.n += int64(len(buf))
 	return len(buf), nil
 }
 
@@ -379,5 +395,56 @@ func TestOrphanPoolsAreRemoved(t *testing.T) {
 	defer p.Free()
 	if active, _ := p.IsActive(); !active {
 		t.Fatalf("pool %s of an existing directory was stopped", kept.PoolName())
+	}
+}
+
+func TestPatternChecker(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		corrupt int64
+	}{{"clean", -1}, {"zero area", 10}, {"pattern area", 4*MiB + 7}, {"after", 6*MiB - 1}} {
+		t.Run(tc.name, func(t *testing.T) {
+			data := make([]byte, 6*MiB)
+			copy(data[4*MiB:5*MiB], bytes.Repeat([]byte{0x5a}, int(MiB)))
+			if tc.corrupt >= 0 {
+				data[tc.corrupt] ^= 0xff
+			}
+			p := &patternChecker{from: 4 * MiB, to: 5 * MiB, b: 0x5a}
+			for off := 0; off < len(data); off += 300000 {
+				_, _ = p.Write(data[off:min(off+300000, len(data))])
+			}
+			if p.bad != tc.corrupt || p.n != 6*MiB {
+				t.Fatalf("bad = %d, n = %d; want %d, %d", p.bad, p.n, tc.corrupt, 6*MiB)
+			}
+		})
+	}
+}
+
+// copySparse gives the same bytes as reading the whole file.
+func TestCopySparse(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "sparse")
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Truncate(10*MiB + 5); err != nil {
+		t.Fatal(err)
+	}
+	for _, off := range []int64{0, 3*MiB + 123, 7 * MiB, 10*MiB + 4} {
+		if _, err := f.WriteAt(bytes.Repeat([]byte{0x9c}, 5000)[:min(5000, 10*MiB+5-off)], off); err != nil {
+			t.Fatal(err)
+		}
+	}
+	f.Close()
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got bytes.Buffer
+	if err := copySparse(context.Background(), &got, path); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got.Bytes(), want) {
+		t.Fatalf("copySparse gave %d bytes that differ from the file's %d", got.Len(), len(want))
 	}
 }
