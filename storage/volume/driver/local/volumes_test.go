@@ -448,3 +448,25 @@ func TestCopySparse(t *testing.T) {
 		t.Fatalf("copySparse gave %d bytes that differ from the file's %d", got.Len(), len(want))
 	}
 }
+
+// With libvirtd unreachable the driver still starts; calls that need the
+// pool fail until it answers.
+func TestStartsWithoutLibvirt(t *testing.T) {
+	ctx := context.Background()
+	d, err := New(ctx, Config{Dir: t.TempDir(), URI: "qemu+unix:///system?socket=/nonexistent/libvirt-sock"}, testLogger(t))
+	if err != nil {
+		t.Fatalf("New without libvirt: %v", err)
+	}
+	defer d.Close()
+	if err := d.Create(ctx, driver.Volume{ID: uuid.NewString(), SizeGiB: 1}); err == nil {
+		t.Fatal("Create without libvirt succeeded")
+	}
+	if _, err := d.Check(ctx); err == nil {
+		t.Fatal("Check without libvirt succeeded")
+	}
+	live := newDriver(t, Config{})
+	detail, err := live.Check(ctx)
+	if err != nil || detail["total_gib"].(float64) <= 0 {
+		t.Fatalf("Check = %v, %v", detail, err)
+	}
+}
