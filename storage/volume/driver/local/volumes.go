@@ -196,7 +196,9 @@ func (d *Local) Clone(ctx context.Context, v driver.Volume, srcID string) error 
 }
 
 // Extend implements driver.Driver through libvirt's volume resize. Growing
-// to the current size succeeds; shrinking is refused with ErrTooSmall.
+// to the current size succeeds; shrinking is refused with ErrTooSmall. An
+// attached volume cannot be extended here (the guest holds the file's
+// write lock): that is a block resize through the domain.
 func (d *Local) Extend(ctx context.Context, id string, newGiB int) error {
 	if err := checkID("volume", id); err != nil {
 		return err
@@ -283,8 +285,11 @@ func (d *Local) deleteFile(ctx context.Context, name string) error {
 }
 
 // CreateSnapshot implements driver.Driver: a standalone thin qcow2 copy
-// of the volume as it is now (crash-consistent when it is attached). It
-// depends on nothing, so the volume can be written, extended or deleted.
+// of the volume as it is now. It depends on nothing, so the volume can be
+// written, extended or deleted. Of an attached volume it is a copy read
+// beside the running guest (qemu-img -U): what the guest has flushed, as
+// after a crash; a quiesced copy would need the domain (a libvirt block
+// copy) and is compute's to offer.
 func (d *Local) CreateSnapshot(ctx context.Context, volID, snapID string) error {
 	if err := checkID("volume", volID); err != nil {
 		return err
