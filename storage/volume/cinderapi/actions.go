@@ -100,7 +100,7 @@ func (s *Service) extend(c *gin.Context, _ Version, v store.Volume, raw json.Raw
 		return nil, quotaError(err, n-v.Size)
 	}
 	v.Status = store.StatusExtending
-	s.event(ctx, v, "resize.start")
+	s.event(ctx, v, "resize_start")
 	if err := s.dispatchVolume(ctx, v.Host, work.Volume{VolumeID: v.ID, Op: work.OpExtend}); err != nil {
 		return nil, err
 	}
@@ -210,7 +210,7 @@ func (s *Service) uploadImage(c *gin.Context, _ Version, v store.Volume, raw jso
 		return nil, err
 	}
 	v.Status = store.StatusUploading
-	s.event(ctx, v, "upload.start")
+	s.event(ctx, v, "upload_start")
 	vt, _ := s.store.GetType(ctx, v.VolumeTypeID)
 	return api.Accepted(gin.H{"os-volume_upload_image": gin.H{
 		"id": v.ID, "updated_at": ts(v.UpdatedAt), "status": store.StatusUploading, "display_description": strPtr(v.Description),

@@ -114,7 +114,7 @@ func (s *Service) attachLegacy(c *gin.Context, _ Version, v store.Volume, raw js
 	if err != nil {
 		return nil, err
 	}
-	s.event(ctx, vol, "attach.end")
+	s.event(ctx, vol, "attach_end")
 	return api.Accepted(nil), nil
 }
 

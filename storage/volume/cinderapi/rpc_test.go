@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"slices"
 	"testing"
 	"time"
 
@@ -53,6 +54,13 @@ func TestRPCAttachFlow(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = svc.Stop(context.Background()) })
+
+	events := make(chan bus.Event, 100)
+	stopEvents, err := bus.SubscribeEvents(ctx, b, bus.EventFilter("volume", "volume", ""), func(ev bus.Event) { events <- ev })
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(stopEvents)
 
 	project, other := uuid.NewString(), uuid.NewString()
 	scope := rpc.Scope{ProjectID: project, UserID: "u"}
@@ -176,6 +184,20 @@ func TestRPCAttachFlow(t *testing.T) {
 			return nil
 		}
 		return fmt.Errorf("volume still there: %v", err)
+	})
+	var actions []string
+	testutil.WaitFor(t, 10*time.Second, func() error {
+		for len(events) > 0 {
+			if ev := <-events; ev.ResourceID == volID && ev.ProjectID == project {
+				actions = append(actions, ev.Action)
+			}
+		}
+		for _, want := range []string{"create_start", "create_end", "attach_reserve", "attach_update", "attach_end", "detach_start", "detach_end", "delete_start", "delete_end"} {
+			if !slices.Contains(actions, want) {
+				return fmt.Errorf("no %s event among %v", want, actions)
+			}
+		}
+		return nil
 	})
 	usage, err := q.Usage(ctx, project)
 	if err != nil || usage[store.ResourceVolumes].InUse != 0 || usage[store.ResourceGigabytes].InUse != 0 {
