@@ -141,7 +141,7 @@ func (s *Service) attachmentUpdate(ctx context.Context, k caller, id string, con
 	}
 	reply, err := s.connect(ctx, v.Host, work.ConnectRequest{VolumeID: v.ID, Connector: conn})
 	if err != nil {
-		return store.Attachment{}, api.Internal(err)
+		return store.Attachment{}, err
 	}
 	info := reply.ConnectionInfo
 	info.Data.VolumeID = v.ID
@@ -234,7 +234,7 @@ func (s *Service) attachmentDelete(ctx context.Context, k caller, id string, mis
 		var conn rpc.Connector
 		if json.Unmarshal(a.Connector, &conn) == nil {
 			if _, err := s.connect(ctx, v.Host, work.ConnectRequest{VolumeID: v.ID, Connector: conn, Disconnect: true}); err != nil {
-				return api.Internal(err)
+				return err
 			}
 		}
 	}

@@ -27,7 +27,7 @@ func (s *Service) initializeConnection(c *gin.Context, _ Version, v store.Volume
 	}
 	reply, err := s.connect(c.Request.Context(), v.Host, work.ConnectRequest{VolumeID: v.ID, Connector: conn})
 	if err != nil {
-		return nil, api.Internal(err)
+		return nil, err
 	}
 	info := reply.ConnectionInfo
 	info.Data.VolumeID = v.ID
@@ -44,7 +44,7 @@ func (s *Service) terminateConnection(c *gin.Context, _ Version, v store.Volume,
 		return nil, err
 	}
 	if _, err := s.connect(c.Request.Context(), v.Host, work.ConnectRequest{VolumeID: v.ID, Connector: conn, Disconnect: true}); err != nil {
-		return nil, api.Internal(err)
+		return nil, err
 	}
 	return api.Accepted(nil), nil
 }

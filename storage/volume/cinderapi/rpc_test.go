@@ -185,6 +185,22 @@ func TestRPCAttachFlow(t *testing.T) {
 		}
 		return fmt.Errorf("volume still there: %v", err)
 	})
+	// A volume whose manager does not answer: compute is told to retry.
+	def, err := st.GetTypeByName(ctx, store.DefaultTypeName)
+	if err != nil {
+		t.Fatal(err)
+	}
+	orphan := store.Volume{ID: uuid.NewString(), ProjectID: project, Size: 1, Status: store.StatusAvailable,
+		VolumeTypeID: def.ID, AvailabilityZone: "nova", Host: "gone-" + host}
+	if err := st.CreateVolume(ctx, &orphan); err != nil {
+		t.Fatal(err)
+	}
+	if err := call(rpc.SubjAttachmentCreate, rpc.AttachmentCreateRequest{Scope: scope, VolumeID: orphan.ID, InstanceUUID: instance}, &a); err != nil {
+		t.Fatal(err)
+	}
+	err = call(rpc.SubjAttachmentUpdate, rpc.AttachmentUpdateRequest{Scope: scope, AttachmentID: a.ID, Connector: rpc.Connector{Host: hostname}}, &again)
+	wantCode(t, err, bus.CodeUnavailable, "connect through a manager that does not answer")
+
 	var actions []string
 	testutil.WaitFor(t, 10*time.Second, func() error {
 		for len(events) > 0 {
