@@ -55,6 +55,22 @@ func TestVolumeData(t *testing.T) {
 		sameAs(t, tiny, "qcow2", bs, from.ID)
 	})
 
+	t.Run("an image larger than the volume is 400", func(t *testing.T) {
+		ic := imageClient(t, pc)
+		big := filepath.Join(t.TempDir(), "big.qcow2")
+		if out, err := exec.Command("qemu-img", "create", "-f", "qcow2", big, "2G").CombinedOutput(); err != nil {
+			t.Fatalf("qemu-img create: %v: %s", err, out)
+		}
+		img := createImage(t, ic, images.CreateOpts{ContainerFormat: "bare", DiskFormat: "qcow2"})
+		if err := uploadFile(t, ic, img.ID, big); err != nil {
+			t.Fatal(err)
+		}
+		_, err := volumes.Create(ctx, bs, volumes.CreateOpts{Size: 1, ImageID: img.ID}, nil).Extract()
+		wantStatus(t, err, 400, "a 2 GiB image into a 1 GiB volume")
+		_, err = volumes.Create(ctx, bs, volumes.CreateOpts{Size: 1, ImageID: uuid.NewString()}, nil).Extract()
+		wantStatus(t, err, 400, "an unknown image")
+	})
+
 	t.Run("upload to image", func(t *testing.T) {
 		ic := imageClient(t, pc)
 		up, err := volumes.UploadImage(ctx, bs, v.ID, volumes.UploadImageOpts{ImageName: uniq("from-volume"),

@@ -319,6 +319,56 @@ func TestVolumeAPI(t *testing.T) {
 		wantStatus(t, err, 404, "attachments below 3.27")
 	})
 
+	t.Run("legacy attach actions share the state machine", func(t *testing.T) {
+		server := uuid.NewString()
+		host, _ := os.Hostname()
+		id := vols[2].ID
+		if err := volumes.Reserve(ctx, bs, id).ExtractErr(); err != nil {
+			t.Fatal(err)
+		}
+		if v, _ := volumes.Get(ctx, bs, id).Extract(); v.Status != "attaching" {
+			t.Fatalf("volume %s after os-reserve", v.Status)
+		}
+		info, err := volumes.InitializeConnection(ctx, bs, id, volumes.InitializeConnectionOpts{Host: host, IP: "127.0.0.1"}).Extract()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if data, _ := info["data"].(map[string]any); info["driver_volume_type"] != "file" || data["device_path"] == "" || data["volume_id"] != id {
+			t.Fatalf("connection info %v", info)
+		}
+		if err := volumes.Attach(ctx, bs, id, volumes.AttachOpts{InstanceUUID: server, MountPoint: "/dev/vdc", HostName: host, Mode: volumes.ReadWrite}).ExtractErr(); err != nil {
+			t.Fatal(err)
+		}
+		v, _ := volumes.Get(ctx, bs, id).Extract()
+		if v.Status != "in-use" || len(v.Attachments) != 1 || v.Attachments[0].Device != "/dev/vdc" || v.Attachments[0].ServerID != server {
+			t.Fatalf("after os-attach %+v", v)
+		}
+		if err := volumes.BeginDetaching(ctx, bs, id).ExtractErr(); err != nil {
+			t.Fatal(err)
+		}
+		if v, _ := volumes.Get(ctx, bs, id).Extract(); v.Status != "detaching" {
+			t.Fatalf("volume %s after os-begin_detaching", v.Status)
+		}
+		if err := volumes.Detach(ctx, bs, id, volumes.DetachOpts{AttachmentID: v.Attachments[0].AttachmentID}).ExtractErr(); err != nil {
+			t.Fatal(err)
+		}
+		if err := volumes.TerminateConnection(ctx, bs, id, volumes.TerminateConnectionOpts{Host: host}).ExtractErr(); err != nil {
+			t.Fatal(err)
+		}
+		if v, _ := volumes.Get(ctx, bs, id).Extract(); v.Status != "available" || len(v.Attachments) != 0 {
+			t.Fatalf("after os-detach %+v", v)
+		}
+		if err := volumes.Reserve(ctx, bs, id).ExtractErr(); err != nil {
+			t.Fatal(err)
+		}
+		if err := volumes.Unreserve(ctx, bs, id).ExtractErr(); err != nil {
+			t.Fatal(err)
+		}
+		if v, _ := volumes.Get(ctx, bs, id).Extract(); v.Status != "available" {
+			t.Fatalf("volume %s after os-unreserve", v.Status)
+		}
+	})
+
 	t.Run("zones", func(t *testing.T) {
 		all, err := availabilityzones.List(bs).AllPages(ctx)
 		if err != nil {

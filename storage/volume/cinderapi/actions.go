@@ -29,15 +29,19 @@ func (s *Service) volumeAction(c *gin.Context, ver Version) (*api.Response, erro
 		run  func(*gin.Context, Version, store.Volume, json.RawMessage) (*api.Response, error)
 	}
 	actions := map[string]action{
-		"os-extend":               {"volume:extend", s.extend},
-		"os-set_bootable":         {"volume:update", s.setBootable},
-		"os-volume_upload_image":  {"volume_extension:volume_actions:upload_image", s.uploadImage},
-		"os-reset_status":         {"volume_extension:volume_admin_actions:reset_status", s.resetStatus},
-		"os-reserve":              {"volume_extension:volume_actions:reserve", s.reserve},
-		"os-unreserve":            {"volume_extension:volume_actions:unreserve", s.unreserve},
-		"os-begin_detaching":      {"volume_extension:volume_actions:begin_detaching", s.beginDetachingAction},
-		"os-roll_detaching":       {"volume_extension:volume_actions:roll_detaching", s.rollDetachingAction},
-		"os-update_readonly_flag": {"volume:update_readonly_flag", s.readonlyFlag},
+		"os-extend":                {"volume:extend", s.extend},
+		"os-set_bootable":          {"volume:update", s.setBootable},
+		"os-volume_upload_image":   {"volume_extension:volume_actions:upload_image", s.uploadImage},
+		"os-reset_status":          {"volume_extension:volume_admin_actions:reset_status", s.resetStatus},
+		"os-reserve":               {"volume_extension:volume_actions:reserve", s.reserve},
+		"os-unreserve":             {"volume_extension:volume_actions:unreserve", s.unreserve},
+		"os-begin_detaching":       {"volume_extension:volume_actions:begin_detaching", s.beginDetachingAction},
+		"os-roll_detaching":        {"volume_extension:volume_actions:roll_detaching", s.rollDetachingAction},
+		"os-update_readonly_flag":  {"volume:update_readonly_flag", s.readonlyFlag},
+		"os-initialize_connection": {"volume_extension:volume_actions:initialize_connection", s.initializeConnection},
+		"os-terminate_connection":  {"volume_extension:volume_actions:terminate_connection", s.terminateConnection},
+		"os-attach":                {"volume_extension:volume_actions:attach", s.attachLegacy},
+		"os-detach":                {"volume_extension:volume_actions:detach", s.detachLegacy},
 	}
 	for name, raw := range body {
 		a, ok := actions[name]
@@ -96,7 +100,7 @@ func (s *Service) extend(c *gin.Context, _ Version, v store.Volume, raw json.Raw
 		return nil, quotaError(err, n-v.Size)
 	}
 	v.Status = store.StatusExtending
-	s.event(ctx, v, "resize.start")
+	s.event(ctx, v, "resize_start")
 	if err := s.dispatchVolume(ctx, v.Host, work.Volume{VolumeID: v.ID, Op: work.OpExtend}); err != nil {
 		return nil, err
 	}
@@ -206,7 +210,7 @@ func (s *Service) uploadImage(c *gin.Context, _ Version, v store.Volume, raw jso
 		return nil, err
 	}
 	v.Status = store.StatusUploading
-	s.event(ctx, v, "upload.start")
+	s.event(ctx, v, "upload_start")
 	vt, _ := s.store.GetType(ctx, v.VolumeTypeID)
 	return api.Accepted(gin.H{"os-volume_upload_image": gin.H{
 		"id": v.ID, "updated_at": ts(v.UpdatedAt), "status": store.StatusUploading, "display_description": strPtr(v.Description),

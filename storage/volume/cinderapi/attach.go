@@ -120,7 +120,7 @@ func (s *Service) attachmentCreate(ctx context.Context, k caller, volumeID, inst
 		return store.Attachment{}, err
 	}
 	if vol.ID != "" {
-		s.event(ctx, vol, "attach.reserve")
+		s.event(ctx, vol, "attach_reserve")
 	}
 	return out, nil
 }
@@ -141,7 +141,7 @@ func (s *Service) attachmentUpdate(ctx context.Context, k caller, id string, con
 	}
 	reply, err := s.connect(ctx, v.Host, work.ConnectRequest{VolumeID: v.ID, Connector: conn})
 	if err != nil {
-		return store.Attachment{}, api.Internal(err)
+		return store.Attachment{}, err
 	}
 	info := reply.ConnectionInfo
 	info.Data.VolumeID = v.ID
@@ -176,7 +176,7 @@ func (s *Service) attachmentUpdate(ctx context.Context, k caller, id string, con
 	if err != nil {
 		return store.Attachment{}, err
 	}
-	s.event(ctx, vol, "attach.update")
+	s.event(ctx, vol, "attach_update")
 	a, err = s.store.GetAttachment(ctx, id)
 	if err != nil {
 		return store.Attachment{}, notFound(err, "VolumeAttachment %s could not be found.", id)
@@ -214,7 +214,7 @@ func (s *Service) attachmentComplete(ctx context.Context, k caller, id string) e
 	if err != nil {
 		return err
 	}
-	s.event(ctx, vol, "attach.end")
+	s.event(ctx, vol, "attach_end")
 	return nil
 }
 
@@ -234,7 +234,7 @@ func (s *Service) attachmentDelete(ctx context.Context, k caller, id string, mis
 		var conn rpc.Connector
 		if json.Unmarshal(a.Connector, &conn) == nil {
 			if _, err := s.connect(ctx, v.Host, work.ConnectRequest{VolumeID: v.ID, Connector: conn, Disconnect: true}); err != nil {
-				return api.Internal(err)
+				return err
 			}
 		}
 	}
@@ -258,13 +258,13 @@ func (s *Service) attachmentDelete(ctx context.Context, k caller, id string, mis
 	if err != nil {
 		return err
 	}
-	s.event(ctx, vol, "detach.end")
+	s.event(ctx, vol, "detach_end")
 	return nil
 }
 
 // beginDetaching moves an in-use volume to detaching.
 func (s *Service) beginDetaching(ctx context.Context, k caller, volumeID string) error {
-	return s.transition(ctx, k, volumeID, "detach.start", func(v store.Volume) (string, error) {
+	return s.transition(ctx, k, volumeID, "detach_start", func(v store.Volume) (string, error) {
 		if v.Status == store.StatusDetaching {
 			return "", nil
 		}
@@ -277,7 +277,7 @@ func (s *Service) beginDetaching(ctx context.Context, k caller, volumeID string)
 
 // rollDetaching moves a detaching volume back to in-use.
 func (s *Service) rollDetaching(ctx context.Context, k caller, volumeID string) error {
-	return s.transition(ctx, k, volumeID, "detach.roll", func(v store.Volume) (string, error) {
+	return s.transition(ctx, k, volumeID, "detach_roll", func(v store.Volume) (string, error) {
 		if v.Status != store.StatusDetaching {
 			return "", nil
 		}

@@ -2,6 +2,7 @@ package cinderapi
 
 import (
 	"context"
+	"errors"
 
 	"github.com/kumo-cloud/kumo/api"
 	"github.com/kumo-cloud/kumo/internal/bus"
@@ -26,7 +27,17 @@ func (s *Service) dispatchSnapshot(ctx context.Context, host string, msg work.Sn
 }
 
 // connect asks a backend host's manager to connect (or disconnect) a host
-// to a volume; the driver runs where the storage is.
+// to a volume; the driver runs where the storage is. A manager that does
+// not answer is 503 (compute retries), any other failure 500.
 func (s *Service) connect(ctx context.Context, host string, req work.ConnectRequest) (work.ConnectReply, error) {
-	return bus.Request[work.ConnectRequest, work.ConnectReply](ctx, s.bus, work.ConnectSubject(host), req)
+	reply, err := bus.Request[work.ConnectRequest, work.ConnectReply](ctx, s.bus, work.ConnectSubject(host), req)
+	switch {
+	case err == nil:
+		return reply, nil
+	case bus.HasCode(err, bus.CodeUnavailable), errors.Is(err, context.DeadlineExceeded):
+		e := api.Unavailable("The volume manager of %s did not answer.", host)
+		e.Err = err
+		return reply, e
+	}
+	return reply, api.Internal(err)
 }

@@ -58,6 +58,8 @@ func busError(err error) error {
 		code = bus.CodeConflict
 	case api.KindQuotaExceeded:
 		code = bus.CodeQuotaExceeded
+	case api.KindUnavailable:
+		code = bus.CodeUnavailable
 	}
 	if code == bus.CodeInternal {
 		return bus.Errorf(code, "%v", err)

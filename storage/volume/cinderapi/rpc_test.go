@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"slices"
 	"testing"
 	"time"
 
@@ -53,6 +54,13 @@ func TestRPCAttachFlow(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = svc.Stop(context.Background()) })
+
+	events := make(chan bus.Event, 100)
+	stopEvents, err := bus.SubscribeEvents(ctx, b, bus.EventFilter("volume", "volume", ""), func(ev bus.Event) { events <- ev })
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(stopEvents)
 
 	project, other := uuid.NewString(), uuid.NewString()
 	scope := rpc.Scope{ProjectID: project, UserID: "u"}
@@ -176,6 +184,36 @@ func TestRPCAttachFlow(t *testing.T) {
 			return nil
 		}
 		return fmt.Errorf("volume still there: %v", err)
+	})
+	// A volume whose manager does not answer: compute is told to retry.
+	def, err := st.GetTypeByName(ctx, store.DefaultTypeName)
+	if err != nil {
+		t.Fatal(err)
+	}
+	orphan := store.Volume{ID: uuid.NewString(), ProjectID: project, Size: 1, Status: store.StatusAvailable,
+		VolumeTypeID: def.ID, AvailabilityZone: "nova", Host: "gone-" + host}
+	if err := st.CreateVolume(ctx, &orphan); err != nil {
+		t.Fatal(err)
+	}
+	if err := call(rpc.SubjAttachmentCreate, rpc.AttachmentCreateRequest{Scope: scope, VolumeID: orphan.ID, InstanceUUID: instance}, &a); err != nil {
+		t.Fatal(err)
+	}
+	err = call(rpc.SubjAttachmentUpdate, rpc.AttachmentUpdateRequest{Scope: scope, AttachmentID: a.ID, Connector: rpc.Connector{Host: hostname}}, &again)
+	wantCode(t, err, bus.CodeUnavailable, "connect through a manager that does not answer")
+
+	var actions []string
+	testutil.WaitFor(t, 10*time.Second, func() error {
+		for len(events) > 0 {
+			if ev := <-events; ev.ResourceID == volID && ev.ProjectID == project {
+				actions = append(actions, ev.Action)
+			}
+		}
+		for _, want := range []string{"create_start", "create_end", "attach_reserve", "attach_update", "attach_end", "detach_start", "detach_end", "delete_start", "delete_end"} {
+			if !slices.Contains(actions, want) {
+				return fmt.Errorf("no %s event among %v", want, actions)
+			}
+		}
+		return nil
 	})
 	usage, err := q.Usage(ctx, project)
 	if err != nil || usage[store.ResourceVolumes].InUse != 0 || usage[store.ResourceGigabytes].InUse != 0 {

@@ -121,6 +121,12 @@ func (s *Service) API() api.Service {
 		obj(U, "/volumes/:volume_id", "volume:update", 0, vol, s.updateVolume),
 		obj(D, "/volumes/:volume_id", "volume:delete", 0, vol, s.deleteVolume),
 		obj(P, "/volumes/:volume_id/action", "volume:get", 0, vol, s.volumeAction),
+		obj(G, "/volumes/:volume_id/metadata", "volume:get_volume_metadata", 0, vol, s.getVolumeMetadata),
+		obj(P, "/volumes/:volume_id/metadata", "volume:create_volume_metadata", 0, vol, s.createVolumeMetadata),
+		obj(U, "/volumes/:volume_id/metadata", "volume:update_volume_metadata", 0, vol, s.replaceVolumeMetadata),
+		obj(G, "/volumes/:volume_id/metadata/:key", "volume:get_volume_metadata", 0, vol, s.getVolumeMetadataItem),
+		obj(U, "/volumes/:volume_id/metadata/:key", "volume:update_volume_metadata", 0, vol, s.updateVolumeMetadataItem),
+		obj(D, "/volumes/:volume_id/metadata/:key", "volume:delete_volume_metadata", 0, vol, s.deleteVolumeMetadataItem),
 
 		coll(G, "/snapshots", "volume:get_all_snapshots", 0, s.listSnapshots),
 		coll(G, "/snapshots/detail", "volume:get_all_snapshots", 0, s.listSnapshotsDetail),

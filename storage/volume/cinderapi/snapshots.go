@@ -139,7 +139,7 @@ func (s *Service) createSnapshot(c *gin.Context, ver Version) (*api.Response, er
 	if err := s.dispatchSnapshot(ctx, host, work.Snapshot{SnapshotID: sn.ID, Op: work.SnapCreate}); err != nil {
 		return nil, err
 	}
-	work.PublishEvent(ctx, s.bus, s.log, "snapshot", "create.start", sn.ID, sn.ProjectID, map[string]any{"id": sn.ID, "volume_id": sn.VolumeID})
+	work.PublishEvent(ctx, s.bus, s.log, "snapshot", "create_start", sn.ID, sn.ProjectID, map[string]any{"id": sn.ID, "volume_id": sn.VolumeID})
 	return api.Accepted(gin.H{"snapshot": s.snapshotView(sn, ver)}), nil
 }
 

@@ -232,7 +232,7 @@ func (s *Service) create(ctx context.Context, k caller, req createRequest) (stor
 		return store.Volume{}, err
 	}
 	r.Success()
-	s.event(ctx, v, "create.start")
+	s.event(ctx, v, "create_start")
 	return v, nil
 }
 

@@ -268,7 +268,7 @@ func (s *Service) startDelete(ctx context.Context, id string, cascade bool) erro
 	if err != nil {
 		return err
 	}
-	s.event(ctx, v, "delete.start")
+	s.event(ctx, v, "delete_start")
 	return s.dispatchVolume(ctx, v.Host, work.Volume{VolumeID: id, Op: work.OpDelete})
 }
 

@@ -58,23 +58,38 @@ type Capacity struct {
 
 // Driver stores volumes and snapshots. Every call is idempotent: creating
 // what exists with the same ID succeeds, deleting what is gone succeeds. A
-// failed create leaves nothing behind.
+// failed create leaves nothing behind. IDs are the volume service's UUIDs.
+// A call on a volume or snapshot the backend has no data for returns an
+// error wrapping ErrNotFound.
+//
+// Snapshots, volumes made from snapshots and clones must not depend on
+// their source as far as the caller can tell: any of them may be deleted
+// in any order (a backend that shares data between them keeps what is
+// shared until the last user goes).
 type Driver interface {
 	// Name is the backend's name (volume_backend_name), e.g. "local".
 	Name() string
 	// Create makes an empty volume of v.SizeGiB.
 	Create(ctx context.Context, v Volume) error
-	// CreateFromImage makes v from img, grown to v.SizeGiB.
+	// CreateFromImage makes v from img, grown to v.SizeGiB. An image the
+	// backend cannot take (disk_format, checksum, content) is ErrBadImage;
+	// an image larger than v.SizeGiB is ErrTooSmall.
 	CreateFromImage(ctx context.Context, v Volume, img Image) error
-	// CreateFromSnapshot makes v from snapshot snapID, grown to v.SizeGiB.
+	// CreateFromSnapshot makes v from snapshot snapID, grown to v.SizeGiB
+	// (ErrTooSmall when the snapshot is larger).
 	CreateFromSnapshot(ctx context.Context, v Volume, snapID string) error
-	// Clone makes v as a copy of volume srcID, grown to v.SizeGiB.
+	// Clone makes v as a copy of volume srcID, grown to v.SizeGiB
+	// (ErrTooSmall when the source is larger). The copy of an attached
+	// source is crash-consistent.
 	Clone(ctx context.Context, v Volume, srcID string) error
-	// Extend grows volume id to newGiB.
+	// Extend grows a detached volume id to newGiB; extending to its size
+	// succeeds, a smaller size is ErrTooSmall.
 	Extend(ctx context.Context, id string, newGiB int) error
 	// Delete removes volume id's data.
 	Delete(ctx context.Context, id string) error
-	// CreateSnapshot takes a point-in-time copy snapID of volume volID.
+	// CreateSnapshot takes a point-in-time copy snapID of volume volID
+	// (crash-consistent when the volume is attached); later writes,
+	// extends or a delete of the volume do not change it.
 	CreateSnapshot(ctx context.Context, volID, snapID string) error
 	// DeleteSnapshot removes snapshot snapID.
 	DeleteSnapshot(ctx context.Context, snapID string) error

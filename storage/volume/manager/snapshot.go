@@ -43,7 +43,7 @@ func (m *Manager) createSnapshot(ctx context.Context, sn store.Snapshot) {
 		log.Error("record snapshot", "error", err)
 		return
 	}
-	m.snapEvent(ctx, sn, "create.end", status)
+	m.snapEvent(ctx, sn, "create_end", status)
 }
 
 func (m *Manager) deleteSnapshot(ctx context.Context, sn store.Snapshot) {
@@ -69,7 +69,7 @@ func (m *Manager) deleteSnapshot(ctx context.Context, sn store.Snapshot) {
 		log.Error("remove deleted snapshot", "error", err)
 		return
 	}
-	m.snapEvent(ctx, sn, "delete.end", "deleted")
+	m.snapEvent(ctx, sn, "delete_end", "deleted")
 }
 
 func (m *Manager) snapEvent(ctx context.Context, sn store.Snapshot, action, status string) {

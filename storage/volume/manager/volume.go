@@ -91,7 +91,7 @@ func (m *Manager) create(ctx context.Context, v store.Volume, msg work.Volume) {
 		return
 	}
 	log.Info("volume created", "size_gib", v.Size)
-	m.event(ctx, v, "create.end", store.StatusAvailable)
+	m.event(ctx, v, "create_end", store.StatusAvailable)
 }
 
 // delete removes a volume's data, then its row, releasing its quota in
@@ -134,7 +134,7 @@ func (m *Manager) delete(ctx context.Context, v store.Volume) {
 		return
 	}
 	log.Info("volume deleted")
-	m.event(ctx, v, "delete.end", "deleted")
+	m.event(ctx, v, "delete_end", "deleted")
 }
 
 // extend grows a volume to its new_size; a failure gives the quota of the
@@ -168,7 +168,7 @@ func (m *Manager) extend(ctx context.Context, v store.Volume) {
 	}
 	log.Info("volume extended", "size_gib", v.NewSize)
 	v.Size = v.NewSize
-	m.event(ctx, v, "resize.end", store.StatusAvailable)
+	m.event(ctx, v, "resize_end", store.StatusAvailable)
 }
 
 // upload writes a volume's data into the image made for it; the volume is
@@ -195,7 +195,7 @@ func (m *Manager) upload(ctx context.Context, v store.Volume, msg work.Volume) {
 		log.Error("record uploaded volume", "error", uerr)
 		return
 	}
-	m.event(ctx, v, "upload.end", store.StatusAvailable)
+	m.event(ctx, v, "upload_end", store.StatusAvailable)
 }
 
 // uploadData streams the driver's export of volume id into image imageID.

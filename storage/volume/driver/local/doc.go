@@ -25,5 +25,7 @@
 // One driver owns a directory: two processes must not use the same one
 // (the per-ID locks are in memory). The package must not touch the
 // database, the bus or volume states (the volume service's), nor any
-// libvirt object other than its own pool.
+// libvirt object other than its own pool, except that it removes kumo
+// volume pools (named by DefaultPoolName) whose directory no longer
+// exists, which removed state directories leave behind.
 package local

@@ -49,6 +49,10 @@ func (d *Local) CreateFromImage(ctx context.Context, v driver.Volume, img driver
 	if err := checkSize(v); err != nil {
 		return err
 	}
+	// The checksum names the cached base: it must be what it claims.
+	if _, err := hex.DecodeString(img.Checksum); err != nil {
+		return fmt.Errorf("image %s checksum %q is not hexadecimal: %w", img.ID, img.Checksum, driver.ErrBadImage)
+	}
 	defer d.locks.lock(volKey(v.ID))()
 	if ok, err := exists(d.VolumePath(v.ID)); err != nil || ok {
 		return err
@@ -117,6 +121,9 @@ func (d *Local) ensureBase(ctx context.Context, img driver.Image, base string) (
 	tmp := d.tmpFile("image")
 	defer func() { _ = removeIfExists(tmp) }()
 	if err := convert(ctx, d.cfg.CopyTimeout, download, img.DiskFormat, tmp, "qcow2"); err != nil {
+		return false, err
+	}
+	if err := syncFile(tmp); err != nil {
 		return false, err
 	}
 	if err := os.Chmod(tmp, 0o644); err != nil {
@@ -262,12 +269,16 @@ func (d *Local) evictStale(imageID, current string) {
 		if m == current {
 			continue
 		}
-		func() {
-			defer d.locks.lock(baseKey(m))()
-			if err := d.evictLocked(m); err != nil {
-				d.log.Warn("stale image base cleanup failed", "base", filepath.Base(m), "error", err)
-			}
-		}()
+		// A base in use by another call is skipped (it may be waiting
+		// for this base's lock); the next eviction finds it.
+		release, ok := d.locks.tryLock(baseKey(m))
+		if !ok {
+			continue
+		}
+		if err := d.evictLocked(m); err != nil {
+			d.log.Warn("stale image base cleanup failed", "base", filepath.Base(m), "error", err)
+		}
+		release()
 	}
 }
 

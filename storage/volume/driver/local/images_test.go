@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 
@@ -184,6 +185,8 @@ func TestCreateFromBadImageLeavesNothing(t *testing.T) {
 		want error
 	}{
 		{"checksum mismatch", fileImage(raw, "raw", strings.Repeat("0", 64), nil), driver.ErrBadImage},
+		{"checksum not hexadecimal", fileImage(raw, "raw", "../../../../../../tmp/x/"+strings.Repeat("0", 40), nil), driver.ErrBadImage},
+		{"checksum of unknown length", fileImage(raw, "raw", strings.Repeat("0", 10), nil), driver.ErrBadImage},
 		{"unsupported disk_format", fileImage(raw, "vmdk", sum, nil), driver.ErrBadImage},
 		{"qcow2 data labelled raw", fileImage(qcow, "raw", "", nil), driver.ErrBadImage},
 		{"raw data labelled qcow2", fileImage(raw, "qcow2", sum, nil), driver.ErrBadImage},
@@ -248,4 +251,63 @@ func TestRestartClearsLeftovers(t *testing.T) {
 		t.Fatalf("image cache holds %v, want only %s", names, filepath.Base(used))
 	}
 	checkPattern(t, d2.VolumePath(v.ID), 0, MiB, 0x77)
+}
+
+// Volumes of one image created and deleted at the same time fetch the
+// image once and never lose their base.
+func TestConcurrentCreatesFromOneImage(t *testing.T) {
+	ctx := context.Background()
+	d := newDriver(t, Config{})
+	raw, sum := rawImage(t, 32*MiB, 0x88, 0, 31*MiB)
+	var opens atomic.Int32
+	img := fileImage(raw, "raw", sum, &opens)
+
+	first := make([]driver.Volume, 4)
+	for i := range first {
+		first[i] = driver.Volume{ID: uuid.NewString(), SizeGiB: 1}
+	}
+	same := driver.Volume{ID: uuid.NewString(), SizeGiB: 1}
+	var wg sync.WaitGroup
+	errs := make(chan error, 16)
+	for _, v := range append(first, same, same, same) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs <- d.CreateFromImage(ctx, v, img)
+		}()
+	}
+	wg.Wait()
+	if n := opens.Load(); n != 1 {
+		t.Fatalf("image data read %d times, want once", n)
+	}
+
+	// Deletes race with new creates: every volume left must read the image.
+	second := make([]driver.Volume, 4)
+	for i := range second {
+		second[i] = driver.Volume{ID: uuid.NewString(), SizeGiB: 1}
+	}
+	for i := range first {
+		wg.Add(2)
+		go func() {
+			defer wg.Done()
+			errs <- d.Delete(ctx, first[i].ID)
+		}()
+		go func() {
+			defer wg.Done()
+			errs <- d.CreateFromImage(ctx, second[i], img)
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, v := range append(second, same) {
+		checkPattern(t, d.VolumePath(v.ID), 31*MiB, MiB, 0x88)
+	}
+	if names := dirNames(t, d.poolDir()); len(names) != len(second)+1 {
+		t.Fatalf("pool holds %v", names)
+	}
 }

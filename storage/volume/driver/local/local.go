@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
-	"sync"
 	"time"
 
 	"github.com/google/uuid"
@@ -48,7 +47,9 @@ var _ driver.Driver = (*Local)(nil)
 // New prepares the driver's directories, defines, starts and refreshes its
 // pool, and clears what a crash left behind (half-built files, image
 // bases no volume uses). It is idempotent: starting again on the same
-// directory finds everything in place.
+// directory finds everything in place. A libvirtd that is not reachable
+// yet is not an error (calls fail until it is); a pool of the configured
+// name on another directory is.
 func New(ctx context.Context, cfg Config, log *slog.Logger) (*Local, error) {
 	if cfg.Dir == "" {
 		return nil, errors.New("local volume driver: no directory")
@@ -83,20 +84,37 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Local, error) {
 	if err := d.clearTmp(); err != nil {
 		return nil, err
 	}
+	if err := d.EvictUnusedImages(ctx); err != nil {
+		d.log.Warn("image cache cleanup failed", "error", err)
+	}
+	if _, err := d.conn.get(); err != nil {
+		// libvirtd may come up later: every call sets the pool up again.
+		d.log.Warn("libvirt not reachable yet; the pool is set up on first use", "error", err)
+		return d, nil
+	}
 	p, err := d.pool()
 	if err != nil {
 		d.conn.close()
 		return nil, err
 	}
 	defer p.Free()
+	d.removeOrphanPools()
 	if err := refresh(p); err != nil {
 		d.conn.close()
 		return nil, err
 	}
-	if err := d.EvictUnusedImages(ctx); err != nil {
-		d.log.Warn("image cache cleanup failed", "error", err)
-	}
 	return d, nil
+}
+
+// Check reports the pool's state and space, for a readiness probe.
+func (d *Local) Check(ctx context.Context) (map[string]any, error) {
+	detail := map[string]any{"driver": Name, "pool": d.cfg.PoolName, "path": d.poolDir()}
+	c, err := d.Capacity(ctx)
+	if err != nil {
+		return detail, err
+	}
+	detail["total_gib"], detail["free_gib"] = c.TotalGiB, c.FreeGiB
+	return detail, nil
 }
 
 // Close closes the libvirt connection; the pool stays defined and running.
@@ -257,39 +275,4 @@ func (d *Local) Disconnect(ctx context.Context, id string, c rpc.Connector) erro
 		return err
 	}
 	return ctx.Err()
-}
-
-// keyLocks serialises work on one volume, snapshot or image base.
-type keyLocks struct {
-	mu    sync.Mutex
-	locks map[string]*keyLock
-}
-
-type keyLock struct {
-	mu   sync.Mutex
-	refs int
-}
-
-// lock takes key's lock and returns its release.
-func (k *keyLocks) lock(key string) func() {
-	k.mu.Lock()
-	if k.locks == nil {
-		k.locks = map[string]*keyLock{}
-	}
-	l := k.locks[key]
-	if l == nil {
-		l = &keyLock{}
-		k.locks[key] = l
-	}
-	l.refs++
-	k.mu.Unlock()
-	l.mu.Lock()
-	return func() {
-		l.mu.Unlock()
-		k.mu.Lock()
-		if l.refs--; l.refs == 0 {
-			delete(k.locks, key)
-		}
-		k.mu.Unlock()
-	}
 }

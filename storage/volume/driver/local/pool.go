@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"os"
 	"strings"
 	"sync"
 	"time"
@@ -17,12 +18,15 @@ import (
 // otherwise (kumo's default, as internal/config's).
 const DefaultURI = "qemu:///system"
 
+// poolPrefix starts the name of every pool DefaultPoolName gives.
+const poolPrefix = "kumo-volumes-"
+
 // DefaultPoolName is the pool name for a directory: stable for the
 // directory and distinct between directories, because libvirt refuses two
 // dir pools on one target path.
 func DefaultPoolName(dir string) string {
 	sum := sha256.Sum256([]byte(dir))
-	return "kumo-volumes-" + hex.EncodeToString(sum[:])[:12]
+	return poolPrefix + hex.EncodeToString(sum[:])[:12]
 }
 
 // conn is a libvirt connection that reconnects when libvirtd went away.
@@ -177,4 +181,57 @@ func lookupVol(p *libvirt.StoragePool, name string) (*libvirt.StorageVol, error)
 			return nil, err
 		}
 	}
+}
+
+// removeOrphanPools destroys and undefines the kumo volume pools (named
+// by DefaultPoolName) whose directory is gone, such as those of removed
+// test state directories: they can hold no volume and libvirt could not
+// start them again. A pool whose directory exists is never touched.
+func (d *Local) removeOrphanPools() {
+	lc, err := d.conn.get()
+	if err != nil {
+		return
+	}
+	pools, err := lc.ListAllStoragePools(0)
+	if err != nil {
+		d.log.Warn("list storage pools", "error", message(err))
+		return
+	}
+	for i := range pools {
+		p := &pools[i]
+		if err := d.removeIfOrphan(p); err != nil {
+			d.log.Warn("remove orphan storage pool", "error", err)
+		}
+		p.Free()
+	}
+}
+
+func (d *Local) removeIfOrphan(p *libvirt.StoragePool) error {
+	name, err := p.GetName()
+	if err != nil || !strings.HasPrefix(name, poolPrefix) || name == d.cfg.PoolName {
+		return nil
+	}
+	x, err := p.GetXMLDesc(0)
+	if err != nil {
+		return nil // gone meanwhile
+	}
+	var def libvirtxml.StoragePool
+	if err := def.Unmarshal(x); err != nil || def.Type != "dir" || def.Target == nil || def.Target.Path == "" {
+		return nil
+	}
+	if _, err := os.Stat(def.Target.Path); !errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if active, _ := p.IsActive(); active {
+		if err := p.Destroy(); err != nil {
+			return fmt.Errorf("pool %s: %s", name, message(err))
+		}
+	}
+	if persistent, _ := p.IsPersistent(); persistent {
+		if err := p.Undefine(); err != nil && !isLibvirtCode(err, libvirt.ERR_NO_STORAGE_POOL) {
+			return fmt.Errorf("pool %s: %s", name, message(err))
+		}
+	}
+	d.log.Info("removed a storage pool whose directory is gone", "orphan_pool", name, "path", def.Target.Path)
+	return nil
 }

@@ -2,10 +2,14 @@ package local
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
 
+	"golang.org/x/sys/unix"
+
+	"libvirt.org/go/libvirt"
 	"libvirt.org/go/libvirtxml"
 
 	"github.com/kumo-cloud/kumo/internal/revert"
@@ -83,6 +87,12 @@ func (d *Local) createVol(ctx context.Context, v driver.Volume, backing string) 
 	}
 	defer p.Free()
 	vol, err := p.StorageVolCreateXML(x, 0)
+	if isLibvirtCode(err, libvirt.ERR_STORAGE_VOL_EXIST) {
+		// libvirt remembers a file that was removed behind its back.
+		if err = refresh(p); err == nil {
+			vol, err = p.StorageVolCreateXML(x, 0)
+		}
+	}
 	if err != nil {
 		return fmt.Errorf("create volume %s: %s", v.ID, message(err))
 	}
@@ -106,7 +116,7 @@ func (d *Local) copyInto(ctx context.Context, src, dst string, sizeGiB int) erro
 	defer func() { _ = undo.Fail(context.WithoutCancel(ctx)) }()
 	tmp := d.tmpFile("copy")
 	undo.Add(func(context.Context) error { return removeIfExists(tmp) })
-	if _, err := qemuImg(ctx, d.cfg.CopyTimeout, "convert", "-U", "-q", "-f", in.Format, "-O", "qcow2", src, tmp); err != nil {
+	if err := convert(ctx, d.cfg.CopyTimeout, src, in.Format, tmp, "qcow2"); err != nil {
 		return err
 	}
 	if in.VirtualSize < size {
@@ -186,7 +196,9 @@ func (d *Local) Clone(ctx context.Context, v driver.Volume, srcID string) error 
 }
 
 // Extend implements driver.Driver through libvirt's volume resize. Growing
-// to the current size succeeds; shrinking is refused with ErrTooSmall.
+// to the current size succeeds; shrinking is refused with ErrTooSmall. An
+// attached volume cannot be extended here (the guest holds the file's
+// write lock): that is a block resize through the domain.
 func (d *Local) Extend(ctx context.Context, id string, newGiB int) error {
 	if err := checkID("volume", id); err != nil {
 		return err
@@ -273,8 +285,11 @@ func (d *Local) deleteFile(ctx context.Context, name string) error {
 }
 
 // CreateSnapshot implements driver.Driver: a standalone thin qcow2 copy
-// of the volume as it is now (crash-consistent when it is attached). It
-// depends on nothing, so the volume can be written, extended or deleted.
+// of the volume as it is now. It depends on nothing, so the volume can be
+// written, extended or deleted. Of an attached volume it is a copy read
+// beside the running guest (qemu-img -U): what the guest has flushed, as
+// after a crash; a quiesced copy would need the domain (a libvirt block
+// copy) and is compute's to offer.
 func (d *Local) CreateSnapshot(ctx context.Context, volID, snapID string) error {
 	if err := checkID("volume", volID); err != nil {
 		return err
@@ -334,19 +349,60 @@ func (d *Local) Export(ctx context.Context, id, format string, w io.Writer) erro
 		} else if !ok {
 			return fmt.Errorf("volume %s: %w", id, driver.ErrNotFound)
 		}
-		_, err := qemuImg(ctx, d.cfg.CopyTimeout, "convert", "-U", "-q", "-f", "qcow2", "-O", format, src, tmp)
-		return err
+		return convert(ctx, d.cfg.CopyTimeout, src, "qcow2", tmp, format)
 	}()
 	if err != nil {
 		return fmt.Errorf("export volume %s: %w", id, err)
 	}
-	f, err := os.Open(tmp)
+	if err := copySparse(ctx, w, tmp); err != nil {
+		return fmt.Errorf("export volume %s: %w", id, err)
+	}
+	return nil
+}
+
+// copySparse copies a file to w, writing its holes as zeros from memory
+// instead of reading them: a raw export of a thin volume is mostly holes.
+func copySparse(ctx context.Context, w io.Writer, path string) error {
+	f, err := os.Open(path)
 	if err != nil {
 		return err
 	}
 	defer f.Close()
-	if _, err := io.CopyBuffer(w, ctxReader{ctx, f}, make([]byte, 1<<20)); err != nil {
-		return fmt.Errorf("export volume %s: %w", id, err)
+	st, err := f.Stat()
+	if err != nil {
+		return err
+	}
+	buf := make([]byte, 1<<20)
+	zeros := make([]byte, len(buf))
+	size := st.Size()
+	for off := int64(0); off < size; {
+		data, err := unix.Seek(int(f.Fd()), off, unix.SEEK_DATA)
+		if errors.Is(err, unix.ENXIO) {
+			data = size // only a hole is left
+		} else if err != nil {
+			data = off // no hole support: copy everything
+		}
+		for off < data {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			n := min(int64(len(zeros)), data-off)
+			if _, err := w.Write(zeros[:n]); err != nil {
+				return err
+			}
+			off += n
+		}
+		if off >= size {
+			break
+		}
+		hole, err := unix.Seek(int(f.Fd()), off, unix.SEEK_HOLE)
+		if err != nil {
+			hole = size
+		}
+		if _, err := io.CopyBuffer(w, ctxReader{ctx, io.NewSectionReader(f, off, hole-off)}, buf); err != nil {
+			return err
+		}
+		off = hole
 	}
 	return nil
 }

@@ -1,10 +1,12 @@
 package local
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"reflect"
 	"testing"
@@ -279,17 +281,32 @@ func (p *patternChecker) Write(buf []byte) (int, error) {
 	if p.n == 0 {
 		p.bad = -1
 	}
-	for i, c := range buf {
-		off := p.n + int64(i)
-		want := byte(0)
-		if off >= p.from && off < p.to {
-			want = p.b
+	start, end := p.n, p.n+int64(len(buf))
+	p.n = end
+	// The buffer is three spans: before, in and after the pattern.
+	spans := []struct {
+		lo, hi int64
+		want   byte
+	}{
+		{start, min(end, p.from), 0},
+		{max(start, p.from), min(end, p.to), p.b},
+		{max(start, p.to), end, 0},
+	}
+	for _, sp := range spans {
+		if p.bad >= 0 || sp.lo >= sp.hi {
+			continue
 		}
-		if c != want && p.bad < 0 {
-			p.bad = off
+		seg := buf[sp.lo-start : sp.hi-start]
+		if bytes.Count(seg, []byte{sp.want}) == len(seg) {
+			continue
+		}
+		for i, c := range seg {
+			if c != sp.want {
+				p.bad = sp.lo + int64(i)
+				break
+			}
 		}
 	}
-	p.n += int64(len(buf))
 	return len(buf), nil
 }
 
@@ -317,5 +334,139 @@ func TestBadRequestsLeaveNothing(t *testing.T) {
 				t.Fatalf("pool holds %v", names)
 			}
 		})
+	}
+}
+
+// A file removed behind libvirt's back does not block a new volume of the
+// same name, and one libvirt has not seen yet is still deleted.
+func TestFilesChangedBehindLibvirt(t *testing.T) {
+	ctx := context.Background()
+	d := newDriver(t, Config{})
+	v := driver.Volume{ID: uuid.NewString(), SizeGiB: 1}
+	if err := d.Create(ctx, v); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Remove(d.VolumePath(v.ID)); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.Create(ctx, v); err != nil {
+		t.Fatalf("Create after the file was removed behind libvirt: %v", err)
+	}
+	if in := mustInfo(t, d.VolumePath(v.ID)); in.VirtualSize != driver.GiB {
+		t.Fatalf("recreated volume: %+v", in)
+	}
+
+	unseen := uuid.NewString()
+	if out, err := exec.Command("qemu-img", "create", "-q", "-f", "qcow2", d.VolumePath(unseen), "1G").CombinedOutput(); err != nil {
+		t.Fatalf("%v: %s", err, out)
+	}
+	if err := d.Delete(ctx, unseen); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(d.VolumePath(unseen)); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("file libvirt had not seen survived Delete: %v", err)
+	}
+}
+
+// A kumo volume pool whose directory was removed is cleaned up when a
+// driver starts; one whose directory exists is left alone.
+func TestOrphanPoolsAreRemoved(t *testing.T) {
+	gone := filepath.Join(t.TempDir(), "gone")
+	orphan := newDriver(t, Config{Dir: gone})
+	kept := newDriver(t, Config{})
+	if err := os.RemoveAll(gone); err != nil {
+		t.Fatal(err)
+	}
+	newDriver(t, Config{})
+
+	lc, err := libvirt.NewConnect(DefaultURI)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lc.Close()
+	if p, err := lc.LookupStoragePoolByName(orphan.PoolName()); err == nil {
+		p.Free()
+		t.Fatalf("pool %s of a removed directory is still defined", orphan.PoolName())
+	}
+	p, err := lc.LookupStoragePoolByName(kept.PoolName())
+	if err != nil {
+		t.Fatalf("pool %s of an existing directory was removed: %v", kept.PoolName(), err)
+	}
+	defer p.Free()
+	if active, _ := p.IsActive(); !active {
+		t.Fatalf("pool %s of an existing directory was stopped", kept.PoolName())
+	}
+}
+
+func TestPatternChecker(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		corrupt int64
+	}{{"clean", -1}, {"zero area", 10}, {"pattern area", 4*MiB + 7}, {"after", 6*MiB - 1}} {
+		t.Run(tc.name, func(t *testing.T) {
+			data := make([]byte, 6*MiB)
+			copy(data[4*MiB:5*MiB], bytes.Repeat([]byte{0x5a}, int(MiB)))
+			if tc.corrupt >= 0 {
+				data[tc.corrupt] ^= 0xff
+			}
+			p := &patternChecker{from: 4 * MiB, to: 5 * MiB, b: 0x5a}
+			for off := 0; off < len(data); off += 300000 {
+				_, _ = p.Write(data[off:min(off+300000, len(data))])
+			}
+			if p.bad != tc.corrupt || p.n != 6*MiB {
+				t.Fatalf("bad = %d, n = %d; want %d, %d", p.bad, p.n, tc.corrupt, 6*MiB)
+			}
+		})
+	}
+}
+
+// copySparse gives the same bytes as reading the whole file.
+func TestCopySparse(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "sparse")
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Truncate(10*MiB + 5); err != nil {
+		t.Fatal(err)
+	}
+	for _, off := range []int64{0, 3*MiB + 123, 7 * MiB, 10*MiB + 4} {
+		if _, err := f.WriteAt(bytes.Repeat([]byte{0x9c}, 5000)[:min(5000, 10*MiB+5-off)], off); err != nil {
+			t.Fatal(err)
+		}
+	}
+	f.Close()
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got bytes.Buffer
+	if err := copySparse(context.Background(), &got, path); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got.Bytes(), want) {
+		t.Fatalf("copySparse gave %d bytes that differ from the file's %d", got.Len(), len(want))
+	}
+}
+
+// With libvirtd unreachable the driver still starts; calls that need the
+// pool fail until it answers.
+func TestStartsWithoutLibvirt(t *testing.T) {
+	ctx := context.Background()
+	d, err := New(ctx, Config{Dir: t.TempDir(), URI: "qemu+unix:///system?socket=/nonexistent/libvirt-sock"}, testLogger(t))
+	if err != nil {
+		t.Fatalf("New without libvirt: %v", err)
+	}
+	defer d.Close()
+	if err := d.Create(ctx, driver.Volume{ID: uuid.NewString(), SizeGiB: 1}); err == nil {
+		t.Fatal("Create without libvirt succeeded")
+	}
+	if _, err := d.Check(ctx); err == nil {
+		t.Fatal("Check without libvirt succeeded")
+	}
+	live := newDriver(t, Config{})
+	detail, err := live.Check(ctx)
+	if err != nil || detail["total_gib"].(float64) <= 0 {
+		t.Fatalf("Check = %v, %v", detail, err)
 	}
 }
