@@ -13,7 +13,14 @@ import (
 // stops, starts and deletes it. The script names the image kumo-tiny, so
 // the test publishes one under that name unless the cloud has it.
 func TestOpenstackComputeServerCLI(t *testing.T) {
-	c := sharedCloud(t)
+	publicKumoTiny(t, sharedCloud(t))
+	runOpenstackScriptFor(t, "openstack-compute-server.sh", 12*time.Minute)
+}
+
+// publicKumoTiny publishes kumo-tiny as a public image named kumo-tiny,
+// which the openstack CLI scripts boot, unless the cloud has one.
+func publicKumoTiny(t *testing.T, c *Cloud) {
+	t.Helper()
 	pc := c.AdminClient(t)
 	ic := imageClient(t, pc)
 	pages, err := images.List(ic, images.ListOpts{Name: "kumo-tiny", Visibility: images.ImageVisibilityPublic}).AllPages(context.Background())
@@ -27,5 +34,4 @@ func TestOpenstackComputeServerCLI(t *testing.T) {
 			t.Fatalf("upload kumo-tiny: %v", err)
 		}
 	}
-	runOpenstackScriptFor(t, "openstack-compute-server.sh", 12*time.Minute)
 }
