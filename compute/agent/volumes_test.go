@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/google/uuid"
 	"github.com/nats-io/nats.go/micro"
@@ -367,7 +368,14 @@ func TestVolumeReconcile(t *testing.T) {
 	if got, _ := f.bdm(b1.UUID); got.Status != store.BDMAttaching {
 		t.Fatalf("periodic pass settled a fresh attach: %s", got.Status)
 	}
+	// The agent restarts: what was in flight before is settled, an attach
+	// asked since is left to its message.
+	f.a.started = time.Now()
+	fresh := f.reserve(fv, in, fv.volume(t), "/dev/vde", false)
 	f.a.reconcilePass(f.ctx, true)
+	if got, ok := f.bdm(fresh.UUID); !ok || got.Status != store.BDMAttaching {
+		t.Errorf("an attach asked after the restart was settled: %+v", got)
+	}
 	if got, ok := f.bdm(b1.UUID); !ok || got.Status != store.BDMAttached || fv.statusOf(plugged) != "in-use" {
 		t.Errorf("plugged volume: mapping %+v, volume %s", got, fv.statusOf(plugged))
 	}
