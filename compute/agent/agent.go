@@ -95,6 +95,9 @@ func Build(d daemon.Deps) (daemon.Service, error) {
 	drv := hypervisor.NewLibvirt(hypervisor.LibvirtConfig{
 		Config:       virt.Config{URI: d.Config.LibvirtURI, Forced: d.Config.VirtType, ProbeFile: d.Config.VirtTypeFile},
 		InstancesDir: dir,
+		// A TCG guest may take its time to let a disk go (or still be
+		// booting when asked, and be asked again).
+		DetachTimeout: time.Minute,
 	}, d.Log)
 	a := New(Config{Host: d.Config.Host, InstancesDir: dir, VirtType: drv.VirtType(), Zone: "nova", Allocation: d.Config.Allocation}, Deps{
 		Store: store.New(d.DB), Placement: pstore.New(d.DB), Quota: d.Quota, Bus: d.Bus, Driver: drv,
