@@ -13,6 +13,14 @@ import (
 // stops, starts and deletes it. The script names the image kumo-tiny, so
 // the test publishes one under that name unless the cloud has it.
 func TestOpenstackComputeServerCLI(t *testing.T) {
+	publicTinyImage(t)
+	runOpenstackScriptFor(t, "openstack-compute-server.sh", 12*time.Minute)
+}
+
+// publicTinyImage makes sure the shared cloud has a public kumo-tiny image
+// by that name, as the openstack CLI scripts expect.
+func publicTinyImage(t *testing.T) {
+	t.Helper()
 	c := sharedCloud(t)
 	pc := c.AdminClient(t)
 	ic := imageClient(t, pc)
@@ -27,5 +35,4 @@ func TestOpenstackComputeServerCLI(t *testing.T) {
 			t.Fatalf("upload kumo-tiny: %v", err)
 		}
 	}
-	runOpenstackScriptFor(t, "openstack-compute-server.sh", 12*time.Minute)
 }
