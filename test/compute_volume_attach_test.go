@@ -106,8 +106,9 @@ func volumesAttached(t testing.TB, c *Cloud, tok, id string) map[string]any {
 // TestComputeVolumeAttach drives os-volume_attachments with gophercloud's
 // volumeattach against the real volume service, on one kumo-tiny server
 // booted from an image and one booted from a volume: hot-plug into the
-// running guest (which sees the volume ID as the disk serial), the volume
-// in-use with the attachment, refusals (attached twice, in use by the
+// running guest (which sees the volume ID as the disk serial and writes a
+// pattern that the other server reads back after the volume moved), the
+// volume in-use with the attachment, refusals (attached twice, in use by the
 // other server, unknown, another project's, locked server), unplug from
 // the running and from the stopped server, and the server deletes that
 // detach their volumes and delete those marked delete_on_termination.
@@ -154,6 +155,7 @@ func TestComputeVolumeAttach(t *testing.T) {
 
 	waitStatus(t, cc, a, "ACTIVE", 4*time.Minute)
 	waitBoots(t, cc, a, name, 1)
+	nonce := strings.TrimPrefix(uniq("p"), "t-p-")
 	vol := createVolume(t, bc, volumes.CreateOpts{Size: 1}).ID
 
 	t.Run("attach to the running server", func(t *testing.T) {
@@ -183,6 +185,9 @@ func TestComputeVolumeAttach(t *testing.T) {
 		if !strings.Contains(out, vol[:20]) {
 			t.Errorf("guest serial of vdb: %q", out)
 		}
+		// The guest writes a pattern on the volume, read back on the other
+		// server after the detach.
+		con.command(t, fmt.Sprintf("printf 'KUMO-DATA-%%s-%%d' %s $((6*7)) > /dev/vdb && sync && echo WROTE-$((1+1))", nonce), "WROTE-2", time.Minute)
 
 		// 2.89 lists the attachment and BDM IDs instead of "id".
 		c89 := compute(t, pc, "2.89")
@@ -354,6 +359,24 @@ func TestComputeVolumeAttach(t *testing.T) {
 		if va := volumesAttached(t, c, pc.Token(), a); len(va) != 0 {
 			t.Errorf("volumes_attached after detach = %v", va)
 		}
+	})
+
+	t.Run("the data moves to the other server", func(t *testing.T) {
+		att, err := volumeattach.Create(ctx, cc, b, volumeattach.CreateOpts{VolumeID: vol}).Extract()
+		if err != nil {
+			t.Fatalf("attach to the server booted from a volume: %v", err)
+		}
+		if att.Device != "/dev/vdb" {
+			t.Errorf("device on the server booted from a volume: %s", att.Device)
+		}
+		waitVolume(t, bc, vol, "in-use", 2*time.Minute)
+		con := guestConsole(t, cc, b)
+		want := "KUMO-DATA-" + nonce + "-42"
+		con.command(t, "head -c 64 /dev/vdb; echo", want, time.Minute)
+		if err := volumeattach.Delete(ctx, cc, b, vol).ExtractErr(); err != nil {
+			t.Fatalf("detach: %v", err)
+		}
+		waitVolume(t, bc, vol, "available", 2*time.Minute)
 	})
 
 	t.Run("stopped server and delete", func(t *testing.T) {
