@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"sort"
 	"strings"
 	"testing"
 	"time"
@@ -29,6 +30,25 @@ func volumeGone(t testing.TB, bc *gophercloud.ServiceClient, id string) {
 		}
 		return fmt.Errorf("status %s", v.Status)
 	})
+}
+
+// volumeIDs lists the IDs of the volumes bc's project sees, sorted.
+func volumeIDs(t testing.TB, bc *gophercloud.ServiceClient) string {
+	t.Helper()
+	pages, err := volumes.List(bc, volumes.ListOpts{}).AllPages(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	vs, err := volumes.ExtractVolumes(pages)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids := make([]string, 0, len(vs))
+	for _, v := range vs {
+		ids = append(ids, v.ID)
+	}
+	sort.Strings(ids)
+	return strings.Join(ids, ",")
 }
 
 // domainXML is the live (or, with inactive, the persistent) XML of a
@@ -86,8 +106,9 @@ func volumesAttached(t testing.TB, c *Cloud, tok, id string) map[string]any {
 // TestComputeVolumeAttach drives os-volume_attachments with gophercloud's
 // volumeattach against the real volume service, on one kumo-tiny server
 // booted from an image and one booted from a volume: hot-plug into the
-// running guest (which sees the volume ID as the disk serial), the volume
-// in-use with the attachment, refusals (attached twice, in use by the
+// running guest (which sees the volume ID as the disk serial and writes a
+// pattern that the other server reads back after the volume moved), the
+// volume in-use with the attachment, refusals (attached twice, in use by the
 // other server, unknown, another project's, locked server), unplug from
 // the running and from the stopped server, and the server deletes that
 // detach their volumes and delete those marked delete_on_termination.
@@ -134,6 +155,7 @@ func TestComputeVolumeAttach(t *testing.T) {
 
 	waitStatus(t, cc, a, "ACTIVE", 4*time.Minute)
 	waitBoots(t, cc, a, name, 1)
+	nonce := strings.TrimPrefix(uniq("p"), "t-p-")
 	vol := createVolume(t, bc, volumes.CreateOpts{Size: 1}).ID
 
 	t.Run("attach to the running server", func(t *testing.T) {
@@ -163,6 +185,9 @@ func TestComputeVolumeAttach(t *testing.T) {
 		if !strings.Contains(out, vol[:20]) {
 			t.Errorf("guest serial of vdb: %q", out)
 		}
+		// The guest writes a pattern on the volume, read back on the other
+		// server after the detach.
+		con.command(t, fmt.Sprintf("printf 'KUMO-DATA-%%s-%%d' %s $((6*7)) > /dev/vdb && sync && echo WROTE-$((1+1))", nonce), "WROTE-2", time.Minute)
 
 		// 2.89 lists the attachment and BDM IDs instead of "id".
 		c89 := compute(t, pc, "2.89")
@@ -280,6 +305,36 @@ func TestComputeVolumeAttach(t *testing.T) {
 		if v, _ := volumes.Get(ctx, bc, vol).Extract(); v == nil || v.Status != "in-use" {
 			t.Errorf("the refusals changed the volume: %+v", v)
 		}
+
+		// Boot from volume refusals: nothing is created.
+		before := volumeIDs(t, bc)
+		for _, tc := range []struct {
+			what string
+			bdm  servers.BlockDevice
+			want int
+		}{
+			{"an image without volume_size", servers.BlockDevice{SourceType: servers.SourceImage, UUID: imageID, DestinationType: servers.DestinationVolume}, 400},
+			{"an unknown volume", servers.BlockDevice{SourceType: servers.SourceVolume, UUID: "0b7f9b1e-3c2d-4e5f-8a9b-1c2d3e4f5a6b", DestinationType: servers.DestinationVolume}, 400},
+			{"a volume in use", servers.BlockDevice{SourceType: servers.SourceVolume, UUID: vol, DestinationType: servers.DestinationVolume}, 400},
+			{"another project's volume", servers.BlockDevice{SourceType: servers.SourceVolume, UUID: foreign, DestinationType: servers.DestinationVolume}, 400},
+			{"an unknown image", servers.BlockDevice{SourceType: servers.SourceImage, UUID: "0b7f9b1e-3c2d-4e5f-8a9b-1c2d3e4f5a6b", DestinationType: servers.DestinationVolume, VolumeSize: 1}, 400},
+		} {
+			_, err := servers.Create(ctx, cc, servers.CreateOpts{Name: tinyName("bad-bfv"), FlavorRef: bfvFlavor, Networks: "none",
+				BlockDevice: []servers.BlockDevice{tc.bdm}}, nil).Extract()
+			if code(err) != tc.want {
+				t.Errorf("boot from %s: %v, want %d", tc.what, err, tc.want)
+			}
+		}
+		if after := volumeIDs(t, bc); after != before {
+			t.Errorf("refused boots from volume left volumes: %s, before %s", after, before)
+		}
+		list, err := servers.List(cc, servers.ListOpts{Name: "bad-bfv"}).AllPages(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if left, _ := servers.ExtractServers(list); len(left) != 0 {
+			t.Errorf("refused boots from volume left servers: %+v", left)
+		}
 	})
 
 	t.Run("detach from the running server", func(t *testing.T) {
@@ -296,10 +351,32 @@ func TestComputeVolumeAttach(t *testing.T) {
 			}
 		}
 		con := guestConsole(t, cc, a)
-		con.command(t, "[ -e /sys/block/vdb ] || echo VDB-GONE", "VDB-GONE\r", time.Minute)
+		// The marker is computed, so the echo of the typed line is not it.
+		out := con.command(t, "ls /sys/block/; [ -e /sys/block/vdb ] || echo VDB-$((40+2))-GONE", "VDB-42-GONE", time.Minute)
+		if !strings.Contains(out, "vda") {
+			t.Errorf("the guest's disks after the detach: %q", out)
+		}
 		if va := volumesAttached(t, c, pc.Token(), a); len(va) != 0 {
 			t.Errorf("volumes_attached after detach = %v", va)
 		}
+	})
+
+	t.Run("the data moves to the other server", func(t *testing.T) {
+		att, err := volumeattach.Create(ctx, cc, b, volumeattach.CreateOpts{VolumeID: vol}).Extract()
+		if err != nil {
+			t.Fatalf("attach to the server booted from a volume: %v", err)
+		}
+		if att.Device != "/dev/vdb" {
+			t.Errorf("device on the server booted from a volume: %s", att.Device)
+		}
+		waitVolume(t, bc, vol, "in-use", 2*time.Minute)
+		con := guestConsole(t, cc, b)
+		want := "KUMO-DATA-" + nonce + "-42"
+		con.command(t, "head -c 64 /dev/vdb; echo", want, time.Minute)
+		if err := volumeattach.Delete(ctx, cc, b, vol).ExtractErr(); err != nil {
+			t.Fatalf("detach: %v", err)
+		}
+		waitVolume(t, bc, vol, "available", 2*time.Minute)
 	})
 
 	t.Run("stopped server and delete", func(t *testing.T) {
@@ -323,13 +400,28 @@ func TestComputeVolumeAttach(t *testing.T) {
 			t.Errorf("persistent XML still has the volume after a detach while stopped")
 		}
 
-		// Delete with one volume kept and one deleted on termination.
+		// Delete with one volume kept and one deleted on termination (set
+		// after the attach with 2.85's PUT).
 		drop := createVolume(t, bc, volumes.CreateOpts{Size: 1}).ID
-		for _, o := range []volumeattach.CreateOpts{{VolumeID: vol}, {VolumeID: drop, DeleteOnTermination: true}} {
+		for _, o := range []volumeattach.CreateOpts{{VolumeID: vol}, {VolumeID: drop}} {
 			if _, err := volumeattach.Create(ctx, cc, a, o).Extract(); err != nil {
 				t.Fatalf("attach %s: %v", o.VolumeID, err)
 			}
 			waitVolume(t, bc, o.VolumeID, "in-use", 2*time.Minute)
+		}
+		put := func(mv string, body map[string]any) (int, map[string]any) {
+			code, _, out := rawCompute(t, "PUT", c.URL+"/compute/v2.1/servers/"+a+"/os-volume_attachments/"+drop, pc.Token(),
+				map[string]string{"OpenStack-API-Version": "compute " + mv}, map[string]any{"volumeAttachment": body})
+			return code, out
+		}
+		if code, out := put("2.85", map[string]any{"volumeId": drop, "delete_on_termination": true}); code != http.StatusAccepted {
+			t.Errorf("PUT delete_on_termination: %d %v", code, out)
+		}
+		if code, out := put("2.85", map[string]any{"volumeId": drop, "device": "/dev/vdz"}); code != http.StatusBadRequest {
+			t.Errorf("PUT another device: %d %v", code, out)
+		}
+		if code, out := put("2.85", map[string]any{"volumeId": vol}); code != http.StatusForbidden {
+			t.Errorf("a member's swap: %d %v", code, out)
 		}
 		if va := volumesAttached(t, c, pc.Token(), a); va[vol] != false || va[drop] != true {
 			t.Errorf("volumes_attached = %v", va)

@@ -12,7 +12,7 @@ import (
 // kumo-tiny server, then deletes with --wait.
 func TestKumoVolumeCLI(t *testing.T) {
 	c := sharedCloud(t)
-	publicKumoTiny(t, c)
+	publicTinyImage(t)
 	k, admin := newKumoCLI(t, c)
 	k.timeout = 5 * time.Minute
 	name := uniq("kcli-vol")

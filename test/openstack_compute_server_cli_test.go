@@ -13,14 +13,15 @@ import (
 // stops, starts and deletes it. The script names the image kumo-tiny, so
 // the test publishes one under that name unless the cloud has it.
 func TestOpenstackComputeServerCLI(t *testing.T) {
-	publicKumoTiny(t, sharedCloud(t))
+	publicTinyImage(t)
 	runOpenstackScriptFor(t, "openstack-compute-server.sh", 12*time.Minute)
 }
 
-// publicKumoTiny publishes kumo-tiny as a public image named kumo-tiny,
-// which the openstack CLI scripts boot, unless the cloud has one.
-func publicKumoTiny(t *testing.T, c *Cloud) {
+// publicTinyImage makes sure the shared cloud has a public kumo-tiny image
+// by that name, as the openstack CLI scripts expect.
+func publicTinyImage(t *testing.T) {
 	t.Helper()
+	c := sharedCloud(t)
 	pc := c.AdminClient(t)
 	ic := imageClient(t, pc)
 	pages, err := images.List(ic, images.ListOpts{Name: "kumo-tiny", Visibility: images.ImageVisibilityPublic}).AllPages(context.Background())

@@ -75,6 +75,9 @@ type Agent struct {
 	console  micro.Service
 	stopOnce sync.Once
 	closer   func()
+	// started is when Start ran: in-flight volume work older than that was
+	// interrupted by a crash.
+	started time.Time
 }
 
 // New returns an agent; Start runs it.
@@ -92,6 +95,9 @@ func Build(d daemon.Deps) (daemon.Service, error) {
 	drv := hypervisor.NewLibvirt(hypervisor.LibvirtConfig{
 		Config:       virt.Config{URI: d.Config.LibvirtURI, Forced: d.Config.VirtType, ProbeFile: d.Config.VirtTypeFile},
 		InstancesDir: dir,
+		// A TCG guest may take its time to let a disk go (or still be
+		// booting when asked, and be asked again).
+		DetachTimeout: time.Minute,
 	}, d.Log)
 	a := New(Config{Host: d.Config.Host, InstancesDir: dir, VirtType: drv.VirtType(), Zone: "nova", Allocation: d.Config.Allocation}, Deps{
 		Store: store.New(d.DB), Placement: pstore.New(d.DB), Quota: d.Quota, Bus: d.Bus, Driver: drv,
@@ -125,11 +131,16 @@ func (a *Agent) Start(ctx context.Context) error {
 		// libvirt may come up later; the loop retries.
 		a.log.Warn("register host", "error", err)
 	}
+	a.started = time.Now()
 	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	a.cancel = cancel
 	// Nothing of this agent is in flight before its consumers open, so
 	// the first pass can finish or undo what a crash interrupted.
 	a.reconcilePass(runCtx, true)
+	if a.d.Bus != nil {
+		a.wg.Add(1)
+		go a.settleVolumes(runCtx)
+	}
 	if events, err := a.d.Driver.Events(runCtx); err != nil {
 		a.log.Warn("no domain lifecycle events; relying on the periodic power sync", "error", err)
 	} else {

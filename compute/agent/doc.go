@@ -11,6 +11,11 @@
 // (internal/rpc) and has this host's network agent plug each one before
 // the domain is defined; the ports are released on a failed build and at
 // delete, and os-interface attach/detach are a request/reply to the agent.
+// Volumes (os-volume_attachments and boot from volume) are plugged with
+// the connection info the volume service gives for this host's connector
+// and unplugged from the domain, found by their serial (the volume ID);
+// attaches and detaches a crash interrupted are completed or undone from
+// what the domain really has, so no volume stays attaching or detaching.
 //
 // It must not touch another host's instances, nor libvirt domains it did
 // not create: a domain is only destroyed as a leftover when its instance

@@ -11,6 +11,7 @@ import (
 	"github.com/kumo-cloud/kumo/compute/hypervisor"
 	"github.com/kumo-cloud/kumo/compute/store"
 	"github.com/kumo-cloud/kumo/compute/work"
+	"github.com/kumo-cloud/kumo/internal/bus"
 	"github.com/kumo-cloud/kumo/internal/rpc"
 )
 
@@ -59,30 +60,43 @@ func (a *Agent) volume(ctx context.Context, msg work.Volume) error {
 	}
 	switch {
 	case b.Status == store.BDMAttaching && !msg.Detach:
-		a.attachVolume(ctx, in, b)
+		return a.attachVolume(ctx, in, b)
 	case b.Status == store.BDMDetaching && msg.Detach:
-		a.detachVolume(ctx, in, b)
+		return a.detachVolume(ctx, in, b)
 	}
 	return nil
+}
+
+// volumeServiceDown tells whether err means the volume service did not
+// answer (not started yet, restarting): the work is retried later rather
+// than undone.
+func volumeServiceDown(err error) bool {
+	return bus.HasCode(err, bus.CodeUnavailable) || errors.Is(err, context.DeadlineExceeded)
 }
 
 // attachVolume plugs a reserved volume into the instance; a failure
 // undoes it (unplugged, attachment deleted, mapping removed) and records
 // the failed event.
-func (a *Agent) attachVolume(ctx context.Context, in store.Instance, b store.BDM) {
+func (a *Agent) attachVolume(ctx context.Context, in store.Instance, b store.BDM) error {
 	ev := a.startEvent(ctx, in.UUID, eventAttachVolume)
 	err := a.plugVolume(ctx, in, &b)
 	if err == nil {
 		err = a.completeAttach(ctx, in, b)
 	}
 	a.finishEvent(ctx, ev, err)
+	if volumeServiceDown(err) {
+		// Every step is idempotent: the redelivered message finishes it.
+		a.log.Warn("attach volume: the volume service does not answer; retrying later", "server_id", in.UUID, "volume_id", b.Volume(), "error", err)
+		return err
+	}
 	if err != nil {
 		a.log.Warn("attach volume failed", "server_id", in.UUID, "volume_id", b.Volume(), "error", err)
 		a.undoAttach(context.WithoutCancel(ctx), in, b)
-		return
+		return nil
 	}
 	a.log.Info("volume attached", "server_id", in.UUID, "volume_id", b.Volume(), "device", b.DeviceName)
 	a.event(ctx, in.UUID, "volume_attach")
+	return nil
 }
 
 // plugVolume hands this host's connector to the volume service, keeps the
@@ -162,7 +176,7 @@ func (a *Agent) unplug(ctx context.Context, in store.Instance, b store.BDM) erro
 // detachVolume unplugs a volume whose detach the API began and deletes
 // its attachment; when the guest does not let the disk go, the volume is
 // rolled back to in-use and the mapping to attached.
-func (a *Agent) detachVolume(ctx context.Context, in store.Instance, b store.BDM) {
+func (a *Agent) detachVolume(ctx context.Context, in store.Instance, b store.BDM) error {
 	log := a.log.With("server_id", in.UUID, "volume_id", b.Volume())
 	ev := a.startEvent(ctx, in.UUID, eventDetachVolume)
 	err := a.unplug(ctx, in, b)
@@ -173,16 +187,19 @@ func (a *Agent) detachVolume(ctx context.Context, in store.Instance, b store.BDM
 		a.finishEvent(ctx, ev, err)
 		log.Warn("detach volume failed; rolling back", "error", err)
 		a.rollDetach(context.WithoutCancel(ctx), in, b)
-		return
+		return nil
 	}
 	err = a.finishDetach(ctx, in, b)
 	a.finishEvent(ctx, ev, err)
 	if err != nil {
+		// Unplugged: the redelivered message (or the reconcile) deletes
+		// the attachment once the volume service answers.
 		log.Warn("detach volume", "error", err)
-		return
+		return err
 	}
 	log.Info("volume detached")
 	a.event(ctx, in.UUID, "volume_detach")
+	return nil
 }
 
 // rollDetach puts a volume whose unplug failed back in use: the disk
@@ -233,7 +250,10 @@ func (a *Agent) reconcileVolumes(ctx context.Context, in store.Instance, startup
 	var disks []hypervisor.AttachedDisk
 	listed := false
 	for _, b := range bdms {
-		if b.Status == store.BDMAttached || b.Volume() == "" || !startup && time.Since(b.UpdatedAt) < volumeSettleAge {
+		// At startup only what the crash interrupted: attaches asked
+		// since are in the hands of their messages.
+		fresh := startup && b.UpdatedAt.After(a.started) || !startup && time.Since(b.UpdatedAt) < volumeSettleAge
+		if b.Status == store.BDMAttached || b.Volume() == "" || fresh {
 			continue
 		}
 		if !listed {
@@ -248,7 +268,9 @@ func (a *Agent) reconcileVolumes(ctx context.Context, in store.Instance, startup
 		switch {
 		case b.Status == store.BDMAttaching && plugged:
 			log.Warn("reconcile: completing an interrupted attach", "disk", d.String())
-			if err := a.completeAttach(ctx, in, b); err != nil {
+			if err := a.completeAttach(ctx, in, b); volumeServiceDown(err) {
+				log.Warn("reconcile: the volume service does not answer", "error", err)
+			} else if err != nil {
 				log.Warn("reconcile: complete attach failed; undoing it", "error", err)
 				a.undoAttach(ctx, in, b)
 			}
@@ -257,7 +279,7 @@ func (a *Agent) reconcileVolumes(ctx context.Context, in store.Instance, startup
 			a.undoAttach(ctx, in, b)
 		case b.Status == store.BDMDetaching:
 			log.Warn("reconcile: finishing an interrupted detach")
-			a.detachVolume(ctx, in, b)
+			_ = a.detachVolume(ctx, in, b)
 		}
 	}
 }
@@ -268,3 +290,38 @@ func (a *Agent) volumes() cinder.Client { return cinder.Client{Bus: a.d.Bus} }
 // isVolumeGone tells whether the volume service no longer knows the
 // volume or attachment.
 func isVolumeGone(err error) bool { return cinder.NotFound(err) }
+
+// settleVolumes runs the startup settlement of in-flight attaches and
+// detaches again once the volume service answers: in all-in-one it starts
+// after the agent, so the pass before the consumers open may not reach it.
+func (a *Agent) settleVolumes(ctx context.Context) {
+	defer a.wg.Done()
+	tick := time.NewTicker(2 * time.Second)
+	defer tick.Stop()
+	for deadline := time.Now().Add(5 * time.Minute); time.Now().Before(deadline); {
+		_, err := a.volumes().Get(ctx, rpc.Scope{AllProjects: true}, "00000000-0000-0000-0000-000000000000")
+		if err == nil || cinder.NotFound(err) {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+	}
+	ins, err := a.d.Store.ListInstances(ctx, store.InstanceFilter{AllProjects: true, Host: a.cfg.Host})
+	if err != nil {
+		a.log.Warn("settle volumes: list instances", "error", err)
+		return
+	}
+	for _, in := range ins {
+		func() {
+			defer a.lock(in.UUID)()
+			in, ok, err := a.mine(ctx, in.UUID)
+			if err != nil || !ok || in.VMState == store.VMBuilding || in.TaskState != nil && *in.TaskState == store.TaskDeleting {
+				return
+			}
+			a.reconcileVolumes(ctx, in, true)
+		}()
+	}
+}

@@ -3,10 +3,13 @@ package agent
 import (
 	"context"
 	"errors"
+	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/google/uuid"
 	"github.com/nats-io/nats.go/micro"
@@ -367,7 +370,14 @@ func TestVolumeReconcile(t *testing.T) {
 	if got, _ := f.bdm(b1.UUID); got.Status != store.BDMAttaching {
 		t.Fatalf("periodic pass settled a fresh attach: %s", got.Status)
 	}
+	// The agent restarts: what was in flight before is settled, an attach
+	// asked since is left to its message.
+	f.a.started = time.Now()
+	fresh := f.reserve(fv, in, fv.volume(t), "/dev/vde", false)
 	f.a.reconcilePass(f.ctx, true)
+	if got, ok := f.bdm(fresh.UUID); !ok || got.Status != store.BDMAttaching {
+		t.Errorf("an attach asked after the restart was settled: %+v", got)
+	}
 	if got, ok := f.bdm(b1.UUID); !ok || got.Status != store.BDMAttached || fv.statusOf(plugged) != "in-use" {
 		t.Errorf("plugged volume: mapping %+v, volume %s", got, fv.statusOf(plugged))
 	}
@@ -405,5 +415,70 @@ func TestDeleteReleasesVolumes(t *testing.T) {
 	}
 	if bdms, err := f.store.ListBDMs(f.ctx, in.UUID); err != nil || len(bdms) != 0 {
 		t.Fatalf("mappings left: %v %v", bdms, err)
+	}
+}
+
+// bfvInstance is a building instance whose root disk is a volume the API
+// asked the volume service for (status given to the fake).
+func bfvInstance(t *testing.T, f *fixture, fv *fakeVolumes, status string) (store.Instance, store.BDM) {
+	t.Helper()
+	in := f.instance("")
+	vol := fv.volume(t)
+	fv.mu.Lock()
+	fv.status[vol] = status
+	fv.mu.Unlock()
+	zero, size := 0, 1
+	b := store.BDM{UUID: uuid.NewString(), InstanceUUID: in.UUID, SourceType: store.SourceImage, DestinationType: store.DestinationVolume,
+		BootIndex: &zero, DeviceName: "/dev/vda", VolumeID: &vol, VolumeSize: &size, DeleteOnTermination: true, Status: store.BDMAttaching}
+	if err := f.store.CreateBDM(f.ctx, &b); err != nil {
+		t.Fatal(err)
+	}
+	return in, b
+}
+
+func TestBootFromVolume(t *testing.T) {
+	f := newFixture(t)
+	b := testutil.Bus(t)
+	f.a.d.Bus = b
+	fv := newFakeVolumes(t, b)
+
+	in, bdm := bfvInstance(t, f, fv, "available")
+	if err := f.a.spawn(f.ctx, work.Spawn{InstanceUUID: in.UUID}); err != nil {
+		t.Fatal(err)
+	}
+	if got := f.get(in.UUID); got.VMState != store.VMActive {
+		t.Fatalf("after spawn: %s fault %+v", got.VMState, got.Fault)
+	}
+	got, _ := f.bdm(bdm.UUID)
+	if got.Status != store.BDMAttached || got.Attachment() == "" || fv.statusOf(bdm.Volume()) != "in-use" {
+		t.Fatalf("boot volume: mapping %+v, volume %s", got, fv.statusOf(bdm.Volume()))
+	}
+	spec := f.drv.specs[in.UUID]
+	if root := spec.Disks[0]; root.Target != "vda" || root.Serial != bdm.Volume() || root.BootIndex != 1 || root.Path != filepath.Join(fv.dir, bdm.Volume()) {
+		t.Errorf("root disk: %+v", root)
+	}
+	if _, err := os.Stat(f.a.rootDisk(in.UUID)); !os.IsNotExist(err) {
+		t.Errorf("a local root disk was made for a server booted from a volume: %v", err)
+	}
+	if err := f.store.UpdateInstance(f.ctx, in.UUID, map[string]any{"task_state": store.TaskDeleting}); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.a.delete(f.ctx, work.Delete{InstanceUUID: in.UUID}); err != nil {
+		t.Fatal(err)
+	}
+	if fv.statusOf(bdm.Volume()) != "" || fv.attachmentCount() != 0 {
+		t.Errorf("delete_on_termination boot volume after delete: %q, attachments %d", fv.statusOf(bdm.Volume()), fv.attachmentCount())
+	}
+
+	// A boot volume that failed to be created: ERROR, nothing attached.
+	bad, badBDM := bfvInstance(t, f, fv, "error")
+	if err := f.a.spawn(f.ctx, work.Spawn{InstanceUUID: bad.UUID}); err != nil {
+		t.Fatal(err)
+	}
+	if got := f.get(bad.UUID); got.VMState != store.VMError || got.Fault == nil || !strings.Contains(got.Fault.Message, "did not finish being created") {
+		t.Fatalf("after a failed boot volume: %s fault %+v", got.VMState, got.Fault)
+	}
+	if got, _ := f.bdm(badBDM.UUID); got.Attachment() != "" || fv.attachmentCount() != 0 {
+		t.Errorf("attachments after a failed build: %+v, %d", got, fv.attachmentCount())
 	}
 }

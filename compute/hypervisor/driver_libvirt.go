@@ -29,6 +29,10 @@ const consoleTailBytes = 1 << 20
 // pollInterval is how often state changes the guest makes are polled for.
 const pollInterval = 200 * time.Millisecond
 
+// detachRetry is how long a live unplug waits for the guest before asking
+// it again.
+const detachRetry = 5 * time.Second
+
 // LibvirtConfig configures the libvirt driver.
 type LibvirtConfig struct {
 	// Config is internal/virt's: the URI (DefaultURI when empty) and how the
@@ -669,15 +673,25 @@ func (l *Libvirt) DetachDisk(ctx context.Context, uuid string, disk DiskSpec) er
 			return err
 		}
 		// Live unplug needs the guest's cooperation; libvirt returns before
-		// the device is gone when the guest is slow.
+		// the device is gone when the guest is slow. A guest that was not
+		// ready for the request (still booting, its hot-plug driver not
+		// loaded) drops it, so it is asked again now and then, as Nova's
+		// libvirt driver retries a detach.
 		wctx, cancel := context.WithTimeout(ctx, l.cfg.DetachTimeout)
 		defer cancel()
 		tick := time.NewTicker(pollInterval)
 		defer tick.Stop()
+		asked := time.Now()
 		for {
 			in, err := hasDisk(dom, 0, disk.Target)
 			if err != nil || !in {
 				return err
+			}
+			if time.Since(asked) >= detachRetry {
+				asked = time.Now()
+				if err := dom.DetachDeviceFlags(x, libvirt.DOMAIN_DEVICE_MODIFY_LIVE); err != nil {
+					l.log.Debug("detach disk again", "uuid", uuid, "target", disk.Target, "error", message(err))
+				}
 			}
 			select {
 			case <-wctx.Done():
