@@ -9,7 +9,7 @@ TEST_FLAGS ?= -count=1 -timeout 20m
 # The end-to-end tests that boot the most TCG guests run in a second go test
 # process beside the rest (each with its own all-in-one cloud), so the two
 # halves overlap: the slowest part of make test is waiting for guests.
-VM_TESTS   := TestComputeResizeRebuildSnapshot|TestOpenstackComputeServerTasks|TestComputeFaults|TestComputeConcurrentCreates|TestNetworkSecurity
+VM_TESTS   := TestComputeResizeRebuildSnapshot|TestOpenstackComputeServerTasks|TestComputeFaults|TestComputeConcurrentCreates|TestNetworkSecurity|TestComputeVolumeAttach|TestComputeVolumeAttachFault|TestVolumeGuestData
 BENCH_FLAGS ?= -run '^$$' -bench . -benchtime 2s -count=1 -timeout 20m
 
 .PHONY: all build run test bench check setup clean
