@@ -50,8 +50,8 @@ func newRoot() *cobra.Command {
 	}
 	root.AddCommand(
 		serveCommand("all-in-one", "Run every kumo service, an embedded NATS and a private PostgreSQL in one process",
-			"127.0.0.1:8080", []string{"all-in-one"}, identity.Build, novaapi.Build, neutronapi.Build, image.Build, placement.Build, agent.Build, netagent.Build,
-			cinderapi.Build, volmanager.Build),
+			"127.0.0.1:8080", []string{"all-in-one"}, identity.Build, novaapi.Build, neutronapi.Build, image.Build,
+			cinderapi.Build, volmanager.Build, placement.Build, agent.Build, netagent.Build),
 		serveCommand("identity", "Run the identity (Keystone v3) service alone", "127.0.0.1:5000", []string{"identity"}, identity.Build),
 		serveCommand("compute-api", "Run the compute API (Nova v2.1) alone", "127.0.0.1:8774", []string{"compute-api"}, novaapi.Build),
 		serveCommand("compute-agent", "Run the compute agent of this host alone", "127.0.0.1:8781", []string{"compute-agent"}, agent.Build),
