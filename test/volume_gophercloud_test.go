@@ -369,6 +369,19 @@ func TestVolumeAPI(t *testing.T) {
 		}
 	})
 
+	t.Run("summary", func(t *testing.T) {
+		url := c.URL + "/volume/v3/" + m.Project.ID + "/volumes/summary"
+		code, _, body := rawCompute(t, "GET", url, bs.Token(), map[string]string{"OpenStack-API-Version": "volume 3.36"}, nil)
+		sum, _ := body["volume-summary"].(map[string]any)
+		md, _ := sum["metadata"].(map[string]any)
+		if code != 200 || sum["total_count"].(float64) < 3 || sum["total_size"].(float64) < 4 || md["group"] == nil {
+			t.Fatalf("summary: %d %v", code, body)
+		}
+		if code, _, _ := rawCompute(t, "GET", url, bs.Token(), map[string]string{"OpenStack-API-Version": "volume 3.11"}, nil); code != 404 {
+			t.Fatalf("summary below 3.12: %d", code)
+		}
+	})
+
 	t.Run("zones", func(t *testing.T) {
 		all, err := availabilityzones.List(bs).AllPages(ctx)
 		if err != nil {

@@ -66,6 +66,9 @@ snap=$(echo "$out" | tail -1)
 wait_status "volume snapshot" "$snap" available
 run volume snapshot list -f value -c ID -c Name
 expect "$snap $NAME-snap"
+run volume snapshot set --property kind=cli "$snap"
+run volume snapshot show "$snap" -f json
+expect '"kind": "cli"'
 
 run volume create --snapshot "$NAME-snap" --size 2 "$NAME-2" -f value -c id
 id2=$(echo "$out" | tail -1)

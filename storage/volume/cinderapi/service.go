@@ -108,6 +108,7 @@ func (s *Service) API() api.Service {
 		return api.Route{Method: m, Path: "/v3/:project_id" + path, Policy: rule, Handler: versioned(since, h), Target: target, HideDenied: true}
 	}
 	vol, snap, att := s.volumeTarget, s.snapshotTarget, s.attachmentTarget
+	vm, sm := s.volumeMeta(), s.snapshotMeta()
 	routes := []api.Route{
 		plain(G, "", s.allVersions),
 		plain(G, "/", s.allVersions),
@@ -121,12 +122,13 @@ func (s *Service) API() api.Service {
 		obj(U, "/volumes/:volume_id", "volume:update", 0, vol, s.updateVolume),
 		obj(D, "/volumes/:volume_id", "volume:delete", 0, vol, s.deleteVolume),
 		obj(P, "/volumes/:volume_id/action", "volume:get", 0, vol, s.volumeAction),
-		obj(G, "/volumes/:volume_id/metadata", "volume:get_volume_metadata", 0, vol, s.getVolumeMetadata),
-		obj(P, "/volumes/:volume_id/metadata", "volume:create_volume_metadata", 0, vol, s.createVolumeMetadata),
-		obj(U, "/volumes/:volume_id/metadata", "volume:update_volume_metadata", 0, vol, s.replaceVolumeMetadata),
-		obj(G, "/volumes/:volume_id/metadata/:key", "volume:get_volume_metadata", 0, vol, s.getVolumeMetadataItem),
-		obj(U, "/volumes/:volume_id/metadata/:key", "volume:update_volume_metadata", 0, vol, s.updateVolumeMetadataItem),
-		obj(D, "/volumes/:volume_id/metadata/:key", "volume:delete_volume_metadata", 0, vol, s.deleteVolumeMetadataItem),
+		obj(G, "/volumes/:volume_id/metadata", "volume:get_volume_metadata", 0, vol, vm.get),
+		obj(P, "/volumes/:volume_id/metadata", "volume:create_volume_metadata", 0, vol, vm.merge),
+		obj(U, "/volumes/:volume_id/metadata", "volume:update_volume_metadata", 0, vol, vm.replace),
+		obj(G, "/volumes/:volume_id/metadata/:key", "volume:get_volume_metadata", 0, vol, vm.getItem),
+		obj(U, "/volumes/:volume_id/metadata/:key", "volume:update_volume_metadata", 0, vol, vm.setItem),
+		obj(D, "/volumes/:volume_id/metadata/:key", "volume:delete_volume_metadata", 0, vol, vm.deleteItem),
+		coll(G, "/volumes/summary", "volume:get_all", 12, s.volumeSummary),
 
 		coll(G, "/snapshots", "volume:get_all_snapshots", 0, s.listSnapshots),
 		coll(G, "/snapshots/detail", "volume:get_all_snapshots", 0, s.listSnapshotsDetail),
@@ -134,6 +136,12 @@ func (s *Service) API() api.Service {
 		obj(G, "/snapshots/:snapshot_id", "volume:get_snapshot", 0, snap, s.getSnapshot),
 		obj(U, "/snapshots/:snapshot_id", "volume:update_snapshot", 0, snap, s.updateSnapshot),
 		obj(D, "/snapshots/:snapshot_id", "volume:delete_snapshot", 0, snap, s.deleteSnapshot),
+		obj(G, "/snapshots/:snapshot_id/metadata", "volume:get_snapshot_metadata", 0, snap, sm.get),
+		obj(P, "/snapshots/:snapshot_id/metadata", "volume:update_snapshot_metadata", 0, snap, sm.merge),
+		obj(U, "/snapshots/:snapshot_id/metadata", "volume:update_snapshot_metadata", 0, snap, sm.replace),
+		obj(G, "/snapshots/:snapshot_id/metadata/:key", "volume:get_snapshot_metadata", 0, snap, sm.getItem),
+		obj(U, "/snapshots/:snapshot_id/metadata/:key", "volume:update_snapshot_metadata", 0, snap, sm.setItem),
+		obj(D, "/snapshots/:snapshot_id/metadata/:key", "volume:delete_snapshot_metadata", 0, snap, sm.deleteItem),
 
 		coll(G, "/types", "volume_extension:type_get_all", 0, s.listTypes),
 		coll(P, "/types", "volume_extension:types_manage", 0, s.createType),
@@ -276,8 +284,11 @@ func (s *Service) visibleVolume(ctx context.Context, k caller, id string) (store
 }
 
 // notFound turns a store miss into a 404 with Cinder's message and any
-// other failure into a 500.
+// other failure into a 500; nil stays nil.
 func notFound(err error, format string, args ...any) error {
+	if err == nil {
+		return nil
+	}
 	if errors.Is(err, store.ErrNotFound) {
 		return api.NotFound(format, args...)
 	}

@@ -2,6 +2,7 @@ package cinderapi
 
 import (
 	"context"
+	"slices"
 	"strings"
 
 	"github.com/gin-gonic/gin"
@@ -282,4 +283,33 @@ func deref(p *string) string {
 		return ""
 	}
 	return *p
+}
+
+// volumeSummary is GET /volumes/summary (3.12): the count and total size
+// of the caller's volumes, and (3.36) the values of their metadata keys.
+func (s *Service) volumeSummary(c *gin.Context, ver Version) (*api.Response, error) {
+	k := callerOf(c)
+	f := store.VolumeFilter{ProjectID: k.project}
+	if all, _ := boolParam(c.Query("all_tenants")); all && k.admin {
+		f.ProjectID = ""
+	}
+	vols, err := s.store.ListVolumes(c.Request.Context(), f)
+	if err != nil {
+		return nil, api.Internal(err)
+	}
+	size := 0
+	values := map[string][]string{}
+	for _, v := range vols {
+		size += v.Size
+		for key, val := range v.Metadata {
+			if !slices.Contains(values[key], val) {
+				values[key] = append(values[key], val)
+			}
+		}
+	}
+	sum := gin.H{"total_count": len(vols), "total_size": size}
+	if ver.At(36) {
+		sum["metadata"] = values
+	}
+	return api.OK(gin.H{"volume-summary": sum}), nil
 }
