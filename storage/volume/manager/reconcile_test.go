@@ -20,12 +20,13 @@ import (
 	"github.com/kumo-cloud/kumo/storage/volume/store"
 )
 
-// TestReconcileOnStart leaves volumes in the states a process killed
+// TestReconcile leaves volumes in the states a process killed
 // mid-operation leaves them (their work messages lost) and checks that a
 // manager starting on that host finishes each one with the real driver:
 // a plain create is retried, an image create (whose token is lost) fails
-// to error, a delete and an extend are finished, quota included.
-func TestReconcileOnStart(t *testing.T) {
+// to error, a delete and an extend are finished, quota included; later, a
+// create whose message was lost is retried once stale.
+func TestReconcile(t *testing.T) {
 	ctx := t.Context()
 	gdb := testutil.DB(t)
 	b := testutil.Bus(t)
@@ -81,7 +82,8 @@ func TestReconcileOnStart(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	m := New(Config{Host: host}, Deps{Store: st, Bus: b, Quota: q, Driver: drv, Log: log})
+	m := New(Config{Host: host, ReconcileEvery: 200 * time.Millisecond, StaleAfter: time.Second},
+		Deps{Store: st, Bus: b, Quota: q, Driver: drv, Log: log})
 	if err := m.Start(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -118,6 +120,26 @@ func TestReconcileOnStart(t *testing.T) {
 	// Three volumes remain (1 + 1 + 2 GiB); the deleted one gave its 1 GiB back.
 	if usage[store.ResourceVolumes].InUse != 3 || usage[store.ResourceGigabytes].InUse != 4 {
 		t.Fatalf("usage %+v", usage)
+	}
+
+	// A create whose message was lost while the manager runs is retried
+	// once it is stale.
+	lost := add(store.StatusCreating, 1, nil)
+	if err := gdb.Exec("UPDATE volumes SET updated_at = now() - interval '1 hour' WHERE id = ?", lost.ID).Error; err != nil {
+		t.Fatal(err)
+	}
+	testutil.WaitFor(t, 30*time.Second, func() error {
+		v, err := status(lost.ID)
+		if err != nil || v.Status != store.StatusAvailable {
+			return fmt.Errorf("lost create: %s %v", v.Status, err)
+		}
+		return nil
+	})
+	// A fresh one (its message may be on its way) is left alone.
+	fresh := add(store.StatusCreating, 1, nil)
+	time.Sleep(500 * time.Millisecond)
+	if v, _ := status(fresh.ID); v.Status != store.StatusCreating {
+		t.Fatalf("a fresh create was touched: %s", v.Status)
 	}
 }
 
