@@ -369,6 +369,29 @@ func TestVolumeAPI(t *testing.T) {
 		}
 	})
 
+	t.Run("admin resets a status and force-deletes", func(t *testing.T) {
+		v := createVolume(t, bs, volumes.CreateOpts{Size: 1})
+		err := volumes.ResetStatus(ctx, bs, v.ID, volumes.ResetStatusOpts{Status: "error_deleting"}).ExtractErr()
+		wantStatus(t, err, 403, "a member resets a status")
+		if err := volumes.ResetStatus(ctx, admin, v.ID, volumes.ResetStatusOpts{Status: "error_deleting"}).ExtractErr(); err != nil {
+			t.Fatal(err)
+		}
+		err = volumes.Delete(ctx, bs, v.ID, nil).ExtractErr()
+		wantStatus(t, err, 400, "delete an error_deleting volume")
+		err = volumes.ForceDelete(ctx, bs, v.ID).ExtractErr()
+		wantStatus(t, err, 403, "a member force-deletes")
+		if err := volumes.ForceDelete(ctx, admin, v.ID).ExtractErr(); err != nil {
+			t.Fatal(err)
+		}
+		waitFor(t, time.Minute, "force-deleted volume gone", func() error {
+			_, err := volumes.Get(ctx, bs, v.ID).Extract()
+			if gophercloud.ResponseCodeIs(err, http.StatusNotFound) {
+				return nil
+			}
+			return fmt.Errorf("still there: %v", err)
+		})
+	})
+
 	t.Run("summary", func(t *testing.T) {
 		url := c.URL + "/volume/v3/" + m.Project.ID + "/volumes/summary"
 		code, _, body := rawCompute(t, "GET", url, bs.Token(), map[string]string{"OpenStack-API-Version": "volume 3.36"}, nil)

@@ -32,6 +32,7 @@ func (s *Service) volumeAction(c *gin.Context, ver Version) (*api.Response, erro
 		"os-extend":                {"volume:extend", s.extend},
 		"os-set_bootable":          {"volume:update", s.setBootable},
 		"os-volume_upload_image":   {"volume_extension:volume_actions:upload_image", s.uploadImage},
+		"os-force_delete":          {"volume_extension:volume_admin_actions:force_delete", s.forceDelete},
 		"os-reset_status":          {"volume_extension:volume_admin_actions:reset_status", s.resetStatus},
 		"os-reserve":               {"volume_extension:volume_actions:reserve", s.reserve},
 		"os-unreserve":             {"volume_extension:volume_actions:unreserve", s.unreserve},
@@ -254,6 +255,15 @@ func (s *Service) resetStatus(c *gin.Context, _ Version, v store.Volume, raw jso
 	}
 	if err := s.store.UpdateVolume(c.Request.Context(), v.ID, cols); err != nil {
 		return nil, notFound(err, "Volume %s could not be found.", v.ID)
+	}
+	return api.Accepted(nil), nil
+}
+
+// forceDelete is the admin's os-force_delete: a delete from any status of
+// a volume that is not attached.
+func (s *Service) forceDelete(c *gin.Context, _ Version, v store.Volume, _ json.RawMessage) (*api.Response, error) {
+	if err := s.startDelete(c.Request.Context(), v.ID, false, true); err != nil {
+		return nil, err
 	}
 	return api.Accepted(nil), nil
 }

@@ -214,7 +214,7 @@ var deletable = map[string]bool{store.StatusAvailable: true, store.StatusError: 
 func (s *Service) deleteVolume(c *gin.Context, _ Version) (*api.Response, error) {
 	cascade, _ := boolParam(c.Query("cascade"))
 	v := c.MustGet(ctxVolume).(store.Volume)
-	if err := s.startDelete(c.Request.Context(), v.ID, cascade); err != nil {
+	if err := s.startDelete(c.Request.Context(), v.ID, cascade, false); err != nil {
 		return nil, err
 	}
 	return api.Accepted(nil), nil
@@ -228,8 +228,9 @@ func errNotDeletable() error {
 }
 
 // startDelete moves a volume to deleting and hands the work to its
-// manager.
-func (s *Service) startDelete(ctx context.Context, id string, cascade bool) error {
+// manager; force (the admin's os-force_delete) skips the status check,
+// never the attachment one.
+func (s *Service) startDelete(ctx context.Context, id string, cascade, force bool) error {
 	var v store.Volume
 	err := s.store.Tx(ctx, func(tx *store.Store) error {
 		var err error
@@ -243,7 +244,7 @@ func (s *Service) startDelete(ctx context.Context, id string, cascade bool) erro
 		if err != nil {
 			return api.Internal(err)
 		}
-		if !deletable[v.Status] || len(atts) > 0 || v.AttachStatus == store.AttachAttached {
+		if !(deletable[v.Status] || force) || len(atts) > 0 || v.AttachStatus == store.AttachAttached {
 			return errNotDeletable()
 		}
 		snaps, err := tx.ListSnapshots(ctx, store.SnapshotFilter{VolumeID: &id})
