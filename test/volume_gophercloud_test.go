@@ -18,6 +18,8 @@ import (
 	"github.com/gophercloud/gophercloud/v2/openstack/blockstorage/v3/snapshots"
 	"github.com/gophercloud/gophercloud/v2/openstack/blockstorage/v3/volumes"
 	"github.com/gophercloud/gophercloud/v2/openstack/blockstorage/v3/volumetypes"
+	"github.com/gophercloud/gophercloud/v2/openstack/identity/v3/roles"
+	"github.com/gophercloud/gophercloud/v2/openstack/identity/v3/users"
 	"github.com/gophercloud/gophercloud/v2/pagination"
 )
 
@@ -390,6 +392,23 @@ func TestVolumeAPI(t *testing.T) {
 			}
 			return fmt.Errorf("still there: %v", err)
 		})
+	})
+
+	t.Run("a reader reads, never writes", func(t *testing.T) {
+		pw := "pw-" + uniq("reader")
+		u := createUser(t, idc, users.CreateOpts{DomainID: defaultDomain, Password: pw})
+		assign(t, idc, roleID(t, idc, "reader"), roles.AssignOpts{UserID: u.ID, ProjectID: m.Project.ID})
+		rbs := blockStorage(t, c.Client(t, gophercloud.AuthOptions{IdentityEndpoint: c.AuthURL(), UserID: u.ID, Password: pw,
+			Scope: &gophercloud.AuthScope{ProjectID: m.Project.ID}}), "3.70")
+		if _, err := volumes.Get(ctx, rbs, vols[0].ID).Extract(); err != nil {
+			t.Fatalf("a reader shows a volume: %v", err)
+		}
+		_, err := volumes.Create(ctx, rbs, volumes.CreateOpts{Size: 1}, nil).Extract()
+		wantStatus(t, err, 403, "a reader creates a volume")
+		err = volumes.Delete(ctx, rbs, vols[0].ID, nil).ExtractErr()
+		wantStatus(t, err, 403, "a reader deletes a volume")
+		err = volumes.ExtendSize(ctx, rbs, vols[0].ID, volumes.ExtendSizeOpts{NewSize: 5}).ExtractErr()
+		wantStatus(t, err, 403, "a reader extends a volume")
 	})
 
 	t.Run("summary", func(t *testing.T) {

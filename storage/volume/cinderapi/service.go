@@ -102,10 +102,10 @@ func (s *Service) API() api.Service {
 	coll := func(m, path, rule string, since int, h handler) api.Route {
 		return api.Route{Method: m, Path: "/v3/:project_id" + path, Policy: rule, Handler: versioned(since, h), Target: s.urlProject}
 	}
-	// obj routes load the object the path names and check the rule
-	// against its project; another project's object is 404.
+	// obj routes load the object the path names (another project's is
+	// 404) and check the rule against its project (a reader's write is 403).
 	obj := func(m, path, rule string, since int, target func(*gin.Context, policy.Target) error, h handler) api.Route {
-		return api.Route{Method: m, Path: "/v3/:project_id" + path, Policy: rule, Handler: versioned(since, h), Target: target, HideDenied: true}
+		return api.Route{Method: m, Path: "/v3/:project_id" + path, Policy: rule, Handler: versioned(since, h), Target: target}
 	}
 	vol, snap, att := s.volumeTarget, s.snapshotTarget, s.attachmentTarget
 	vm, sm := s.volumeMeta(), s.snapshotMeta()
