@@ -33,6 +33,7 @@ cleanup() {
 	openstack volume snapshot delete "$NAME-snap" >/dev/null 2>&1 || true
 	openstack volume delete "$NAME-renamed" >/dev/null 2>&1 || true
 	openstack volume type delete "$NAME-type" >/dev/null 2>&1 || true
+	openstack project delete "$NAME-project" >/dev/null 2>&1 || true
 }
 trap cleanup EXIT
 
@@ -81,6 +82,17 @@ echo "delete with a snapshot refused: $out"
 
 run availability zone list --volume -f value -c "Zone Name"
 expect nova
+
+run project create "$NAME-project" -f value -c id
+project=$(echo "$out" | tail -1)
+run quota set --volumes 12 --gigabytes 900 --snapshots 7 "$project"
+run quota show "$project" -f json
+expect '"volumes": 12'
+expect '"gigabytes": 900'
+expect '"snapshots": 7'
+run limits show --absolute -f value -c Name -c Value
+expect "maxTotalVolumeGigabytes 1000"
+expect "totalGigabytesUsed"
 
 run volume delete "$id2"
 run volume snapshot delete "$snap"
