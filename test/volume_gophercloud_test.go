@@ -15,6 +15,7 @@ import (
 	"github.com/gophercloud/gophercloud/v2/openstack/blockstorage/v3/availabilityzones"
 	"github.com/gophercloud/gophercloud/v2/openstack/blockstorage/v3/limits"
 	"github.com/gophercloud/gophercloud/v2/openstack/blockstorage/v3/quotasets"
+	"github.com/gophercloud/gophercloud/v2/openstack/blockstorage/v3/services"
 	"github.com/gophercloud/gophercloud/v2/openstack/blockstorage/v3/snapshots"
 	"github.com/gophercloud/gophercloud/v2/openstack/blockstorage/v3/volumes"
 	"github.com/gophercloud/gophercloud/v2/openstack/blockstorage/v3/volumetypes"
@@ -422,6 +423,28 @@ func TestVolumeAPI(t *testing.T) {
 		if code, _, _ := rawCompute(t, "GET", url, bs.Token(), map[string]string{"OpenStack-API-Version": "volume 3.11"}, nil); code != 404 {
 			t.Fatalf("summary below 3.12: %d", code)
 		}
+	})
+
+	t.Run("services", func(t *testing.T) {
+		all, err := services.List(admin, services.ListOpts{Binary: "cinder-volume"}).AllPages(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		svcs, _ := services.ExtractServices(all)
+		up := 0
+		for _, sv := range svcs {
+			if sv.Binary != "cinder-volume" || !strings.HasSuffix(sv.Host, "@local") {
+				t.Fatalf("service %+v", sv)
+			}
+			if sv.State == "up" && sv.Status == "enabled" && sv.Zone == "nova" {
+				up++
+			}
+		}
+		if up != 1 {
+			t.Fatalf("%d live volume services: %+v", up, svcs)
+		}
+		_, err = services.List(bs, nil).AllPages(ctx)
+		wantStatus(t, err, 403, "a member lists services")
 	})
 
 	t.Run("zones", func(t *testing.T) {

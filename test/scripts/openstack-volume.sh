@@ -90,6 +90,9 @@ run quota show "$project" -f json
 expect '"volumes": 12'
 expect '"gigabytes": 900'
 expect '"snapshots": 7'
+run volume service list -f value -c Binary -c State
+expect "cinder-scheduler up"
+expect "cinder-volume up"
 run limits show --absolute -f value -c Name -c Value
 expect "maxTotalVolumeGigabytes 1000"
 expect "totalGigabytesUsed"

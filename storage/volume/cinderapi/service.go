@@ -168,6 +168,7 @@ func (s *Service) API() api.Service {
 		coll(D, "/os-quota-sets/:target_project_id", "volume_extension:quotas:delete", 0, s.deleteQuotas),
 		coll(G, "/limits", "limits_extension:used_limits", 0, s.limits),
 		coll(G, "/os-availability-zone", "volume_extension:availability_zone_list", 0, s.availabilityZones),
+		coll(G, "/os-services", "volume_extension:services:index", 0, s.listServices),
 	}
 	// The quota routes check the rule against the project they name.
 	for i := range routes {

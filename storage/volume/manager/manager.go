@@ -86,7 +86,8 @@ func (m *Manager) Start(ctx context.Context) error {
 	if err := m.reconcile(ctx, 0); err != nil {
 		return err
 	}
-	m.connect, err = bus.AddService(m.bus, micro.Config{Name: "volume-manager-connect", Version: "1.0.0"})
+	m.connect, err = bus.AddService(m.bus, micro.Config{Name: work.ManagerService, Version: "1.0.0",
+		Metadata: map[string]string{"host": m.cfg.Host, "backend": m.driver.Name()}})
 	if err != nil {
 		return err
 	}
