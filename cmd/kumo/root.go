@@ -16,6 +16,7 @@ func newRoot() *cobra.Command {
 	addGlobalFlags(root)
 	root.AddCommand(statusCommand(), tokenCommand(), projectCommand(), userCommand(), roleCommand(), appCredCommand(), imageCommand(),
 		serverCommand(), flavorCommand(), keypairCommand(),
-		networkCommand(), subnetCommand(), portCommand(), routerCommand(), floatingCommand(), securityCommand())
+		networkCommand(), subnetCommand(), portCommand(), routerCommand(), floatingCommand(), securityCommand(),
+		volumeCommand())
 	return root
 }
