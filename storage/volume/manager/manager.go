@@ -72,18 +72,15 @@ func New(cfg Config, d Deps) *Manager {
 // API serves nothing: the manager is driven over the bus.
 func (m *Manager) API() api.Service { return api.Service{Name: "volume-manager"} }
 
-// Start recovers what a stopped process left in flight (one pass before
-// any work is consumed), then opens the connect endpoint and the work
-// consumers.
+// Start opens the connect endpoint and the work consumers, and starts the
+// reconcile loop, whose first pass recovers what a stopped process left in
+// flight.
 func (m *Manager) Start(ctx context.Context) error {
 	var err error
 	if m.queue, err = work.Queue(ctx, m.bus); err != nil {
 		return err
 	}
 	if _, err := bus.EnsureEventsStream(ctx, m.bus); err != nil {
-		return err
-	}
-	if err := m.reconcile(ctx, 0); err != nil {
 		return err
 	}
 	m.connect, err = bus.AddService(m.bus, micro.Config{Name: work.ManagerService, Version: "1.0.0",
@@ -119,9 +116,15 @@ func (m *Manager) Start(ctx context.Context) error {
 	return nil
 }
 
-// loop reconciles periodically until the manager stops.
+// loop reconciles at once (what a stopped process left in flight, however
+// recent: nothing of this manager's ran before it) and then periodically
+// (what is stale) until the manager stops. The busy set keeps it from
+// redoing an operation the consumers run at the same time.
 func (m *Manager) loop(ctx context.Context) {
 	defer m.wg.Done()
+	if err := m.reconcile(ctx, 0); err != nil && ctx.Err() == nil {
+		m.log.Warn("reconcile volumes at start", "error", err)
+	}
 	t := time.NewTicker(m.cfg.ReconcileEvery)
 	defer t.Stop()
 	for {

@@ -17,8 +17,9 @@ const tokenLifetime = time.Hour
 // host: every driver call is idempotent, so a create, delete, extend or
 // snapshot is retried; an image create or an upload, which need the
 // caller's token that only their message carried, fail once no message
-// can still bring it. At start (staleAfter 0) nothing of this manager is
-// in flight; later passes skip what is younger than staleAfter or busy.
+// can still bring it. The first pass (staleAfter 0) takes everything, as
+// nothing of this manager ran before it; later passes skip what is younger
+// than staleAfter. Either skips what the consumers are running (busy).
 func (m *Manager) reconcile(ctx context.Context, staleAfter time.Duration) error {
 	pending, err := m.queue.Pending(ctx)
 	if err != nil {

@@ -90,28 +90,27 @@ func TestReconcile(t *testing.T) {
 	t.Cleanup(func() { _ = m.Stop(context.Background()) })
 
 	status := func(id string) (store.Volume, error) { return st.GetVolume(ctx, id) }
+	host0, _ := os.Hostname()
 	testutil.WaitFor(t, time.Minute, func() error {
-		v, err := status(creating.ID)
-		if err != nil || v.Status != store.StatusAvailable {
+		if v, err := status(creating.ID); err != nil || v.Status != store.StatusAvailable {
 			return fmt.Errorf("creating volume: %s %v", v.Status, err)
+		}
+		if v, _ := status(fromImage.ID); v.Status != store.StatusError || v.Error == "" {
+			return fmt.Errorf("image create without its message: %s %q", v.Status, v.Error)
+		}
+		if _, err := status(deleting.ID); !errors.Is(err, store.ErrNotFound) {
+			return fmt.Errorf("deleting volume still there: %v", err)
+		}
+		if v, _ := status(extending.ID); v.Status != store.StatusAvailable || v.Size != 2 || v.NewSize != 0 {
+			return fmt.Errorf("extending volume: %+v", v)
 		}
 		return nil
 	})
-	host0, _ := os.Hostname()
 	if _, err := drv.Connect(ctx, creating.ID, rpc.Connector{Host: host0}); err != nil {
 		t.Fatalf("the retried create has no data: %v", err)
 	}
-	if v, _ := status(fromImage.ID); v.Status != store.StatusError || v.Error == "" {
-		t.Fatalf("image create without its message: %s %q", v.Status, v.Error)
-	}
-	if _, err := status(deleting.ID); !errors.Is(err, store.ErrNotFound) {
-		t.Fatalf("deleting volume still there: %v", err)
-	}
 	if _, err := drv.Connect(ctx, deleting.ID, rpc.Connector{Host: host0}); !errors.Is(err, driver.ErrNotFound) {
 		t.Fatalf("deleted volume's data: %v", err)
-	}
-	if v, _ := status(extending.ID); v.Status != store.StatusAvailable || v.Size != 2 || v.NewSize != 0 {
-		t.Fatalf("extending volume: %+v", v)
 	}
 	usage, err := q.Usage(ctx, project)
 	if err != nil {
