@@ -469,7 +469,8 @@ func TestVolumeQuotas(t *testing.T) {
 	bs := blockStorage(t, c.Client(t, m.authOpts(c, m.Project.ID)), "3.70")
 
 	defaults, err := quotasets.GetDefaults(ctx, bs, m.Project.ID).Extract()
-	if err != nil || defaults.Volumes != 10 || defaults.Gigabytes != 1000 || defaults.Snapshots != 10 {
+	if err != nil || defaults.Volumes != 10 || defaults.Gigabytes != 1000 || defaults.Snapshots != 10 ||
+		defaults.PerVolumeGigabytes != -1 || defaults.Backups != -1 {
 		t.Fatalf("defaults %+v %v", defaults, err)
 	}
 	_, err = quotasets.Update(ctx, bs, m.Project.ID, quotasets.UpdateOpts{Gigabytes: ptr(5)}).Extract()
