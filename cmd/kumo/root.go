@@ -16,7 +16,6 @@ func newRoot() *cobra.Command {
 	addGlobalFlags(root)
 	root.AddCommand(statusCommand(), tokenCommand(), projectCommand(), userCommand(), roleCommand(), appCredCommand(), imageCommand(),
 		serverCommand(), flavorCommand(), keypairCommand(),
-		networkCommand(), subnetCommand(), portCommand(), routerCommand(), floatingCommand(), securityCommand(),
-		volumeCommand())
+		networkCommand(), subnetCommand(), portCommand(), routerCommand(), floatingCommand(), securityCommand())
 	return root
 }
