@@ -15,7 +15,7 @@ func newRoot() *cobra.Command {
 	}
 	addGlobalFlags(root)
 	root.AddCommand(statusCommand(), tokenCommand(), projectCommand(), userCommand(), roleCommand(), appCredCommand(), imageCommand(),
-		serverCommand(), flavorCommand(), keypairCommand(),
+		serverCommand(), flavorCommand(), keypairCommand(), volumeCommand(),
 		networkCommand(), subnetCommand(), portCommand(), routerCommand(), floatingCommand(), securityCommand())
 	return root
 }

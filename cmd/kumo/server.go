@@ -140,6 +140,7 @@ func serverCommand() *cobra.Command {
 	cmd := &cobra.Command{Use: "server", Short: "Manage servers"}
 	cmd.AddCommand(serverCreateCommand(), serverListCommand(), serverShowCommand(), serverDeleteCommand(),
 		serverConsoleLogCommand())
+	cmd.AddCommand(serverVolumeCommands()...)
 	for _, a := range serverActions {
 		cmd.AddCommand(a.command())
 	}
