@@ -255,6 +255,66 @@ func TestVolumeAPI(t *testing.T) {
 		wantStatus(t, err, 404, "create with an unknown type")
 	})
 
+	t.Run("a private type is for the projects given access", func(t *testing.T) {
+		vt, err := volumetypes.Create(ctx, admin, volumetypes.CreateOpts{Name: uniq("private"), IsPublic: ptr(false)}).Extract()
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = volumetypes.Delete(context.Background(), admin, vt.ID).ExtractErr() })
+		visible := func() bool {
+			all, err := volumetypes.List(bs, nil).AllPages(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, _ := volumetypes.ExtractVolumeTypes(all)
+			for _, x := range got {
+				if x.ID == vt.ID {
+					return true
+				}
+			}
+			return false
+		}
+		if visible() {
+			t.Fatal("a member sees a private type")
+		}
+		_, err = volumes.Create(ctx, bs, volumes.CreateOpts{Size: 1, VolumeType: vt.ID}, nil).Extract()
+		wantStatus(t, err, 404, "create with a private type")
+		err = volumetypes.AddAccess(ctx, bs, vt.ID, volumetypes.AddAccessOpts{Project: m.Project.ID}).ExtractErr()
+		wantStatus(t, err, 403, "a member gives itself access")
+		if err := volumetypes.AddAccess(ctx, admin, vt.ID, volumetypes.AddAccessOpts{Project: m.Project.ID}).ExtractErr(); err != nil {
+			t.Fatal(err)
+		}
+		err = volumetypes.AddAccess(ctx, admin, vt.ID, volumetypes.AddAccessOpts{Project: m.Project.ID}).ExtractErr()
+		wantStatus(t, err, 409, "access given twice")
+		pages, err := volumetypes.ListAccesses(admin, vt.ID).AllPages(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if acc, _ := volumetypes.ExtractAccesses(pages); len(acc) != 1 || acc[0].ProjectID != m.Project.ID {
+			t.Fatalf("access list %+v", acc)
+		}
+		if !visible() {
+			t.Fatal("a project given access does not see the type")
+		}
+		v := createVolume(t, bs, volumes.CreateOpts{Size: 1, VolumeType: vt.ID})
+		if v.VolumeType != vt.Name {
+			t.Fatalf("volume type %q", v.VolumeType)
+		}
+		deleteVolume(t, bs, v.ID)
+		if err := volumetypes.RemoveAccess(ctx, admin, vt.ID, volumetypes.RemoveAccessOpts{Project: m.Project.ID}).ExtractErr(); err != nil {
+			t.Fatal(err)
+		}
+		if visible() {
+			t.Fatal("a member still sees the type after its access was removed")
+		}
+		def, err := volumetypes.Get(ctx, admin, "default").Extract()
+		if err != nil {
+			t.Fatal(err)
+		}
+		err = volumetypes.AddAccess(ctx, admin, def.ID, volumetypes.AddAccessOpts{Project: m.Project.ID}).ExtractErr()
+		wantStatus(t, err, 400, "access to a public type")
+	})
+
 	t.Run("attachments move the volume through reserved, attaching, in-use", func(t *testing.T) {
 		bs27 := blockStorage(t, c.Client(t, m.authOpts(c, m.Project.ID)), "3.44")
 		server := uuid.NewString()

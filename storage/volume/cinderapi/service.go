@@ -148,6 +148,8 @@ func (s *Service) API() api.Service {
 		coll(G, "/types/:type_id", "volume_extension:type_get", 0, s.getType),
 		coll(U, "/types/:type_id", "volume_extension:types_manage", 0, s.updateType),
 		coll(D, "/types/:type_id", "volume_extension:types_manage", 0, s.deleteType),
+		coll(P, "/types/:type_id/action", "volume_extension:volume_type_access:addProjectAccess", 0, s.typeAction),
+		coll(G, "/types/:type_id/os-volume-type-access", "volume_extension:volume_type_access", 0, s.typeAccessList),
 		coll(G, "/types/:type_id/extra_specs", "volume_extension:types_extra_specs:index", 0, s.listExtraSpecs),
 		coll(P, "/types/:type_id/extra_specs", "volume_extension:types_extra_specs:create", 0, s.createExtraSpecs),
 		coll(G, "/types/:type_id/extra_specs/:key", "volume_extension:types_extra_specs:show", 0, s.getExtraSpec),

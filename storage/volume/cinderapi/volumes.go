@@ -96,7 +96,7 @@ func (s *Service) volumeList(c *gin.Context, ver Version, detail bool) (*api.Res
 
 // typeNames maps volume type IDs to names.
 func (s *Service) typeNames(ctx context.Context) (map[string]string, error) {
-	types, err := s.store.ListTypes(ctx, false)
+	types, err := s.store.ListTypes(ctx, "")
 	if err != nil {
 		return nil, api.Internal(err)
 	}
