@@ -107,6 +107,11 @@ func (s *Service) API() api.Service {
 	obj := func(m, path, rule string, since int, target func(*gin.Context, policy.Target) error, h handler) api.Route {
 		return api.Route{Method: m, Path: "/v3/:project_id" + path, Policy: rule, Handler: versioned(since, h), Target: target}
 	}
+	// quota routes check the rule against the project they name.
+	quotas := func(m, path, rule string, h handler) api.Route {
+		return api.Route{Method: m, Path: "/v3/:project_id/os-quota-sets/:target_project_id" + path, Policy: rule,
+			Handler: versioned(0, h), Target: s.quotaTarget}
+	}
 	vol, snap, att := s.volumeTarget, s.snapshotTarget, s.attachmentTarget
 	vm, sm := s.volumeMeta(), s.snapshotMeta()
 	routes := []api.Route{
@@ -164,19 +169,13 @@ func (s *Service) API() api.Service {
 		obj(D, "/attachments/:attachment_id", "volume:attachment_delete", 27, att, s.deleteAttachment),
 		obj(P, "/attachments/:attachment_id/action", "volume:attachment_complete", 44, att, s.attachmentAction),
 
-		coll(G, "/os-quota-sets/:target_project_id", "volume_extension:quotas:show", 0, s.showQuotas),
-		coll(G, "/os-quota-sets/:target_project_id/defaults", "volume_extension:quotas:show", 0, s.defaultQuotas),
-		coll(U, "/os-quota-sets/:target_project_id", "volume_extension:quotas:update", 0, s.updateQuotas),
-		coll(D, "/os-quota-sets/:target_project_id", "volume_extension:quotas:delete", 0, s.deleteQuotas),
+		quotas(G, "", "volume_extension:quotas:show", s.showQuotas),
+		quotas(G, "/defaults", "volume_extension:quotas:show", s.defaultQuotas),
+		quotas(U, "", "volume_extension:quotas:update", s.updateQuotas),
+		quotas(D, "", "volume_extension:quotas:delete", s.deleteQuotas),
 		coll(G, "/limits", "limits_extension:used_limits", 0, s.limits),
 		coll(G, "/os-availability-zone", "volume_extension:availability_zone_list", 0, s.availabilityZones),
 		coll(G, "/os-services", "volume_extension:services:index", 0, s.listServices),
-	}
-	// The quota routes check the rule against the project they name.
-	for i := range routes {
-		if p := routes[i].Path; len(p) > len("/v3/:project_id/os-quota-sets") && p[len("/v3/:project_id"):len("/v3/:project_id/os-quota-sets")] == "/os-quota-sets" {
-			routes[i].Target = s.quotaTarget
-		}
 	}
 	return api.Service{Name: "volume", Prefix: Prefix, Dialect: api.DialectCinder, Routes: routes}
 }
