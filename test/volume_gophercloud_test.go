@@ -15,9 +15,12 @@ import (
 	"github.com/gophercloud/gophercloud/v2/openstack/blockstorage/v3/availabilityzones"
 	"github.com/gophercloud/gophercloud/v2/openstack/blockstorage/v3/limits"
 	"github.com/gophercloud/gophercloud/v2/openstack/blockstorage/v3/quotasets"
+	"github.com/gophercloud/gophercloud/v2/openstack/blockstorage/v3/services"
 	"github.com/gophercloud/gophercloud/v2/openstack/blockstorage/v3/snapshots"
 	"github.com/gophercloud/gophercloud/v2/openstack/blockstorage/v3/volumes"
 	"github.com/gophercloud/gophercloud/v2/openstack/blockstorage/v3/volumetypes"
+	"github.com/gophercloud/gophercloud/v2/openstack/identity/v3/roles"
+	"github.com/gophercloud/gophercloud/v2/openstack/identity/v3/users"
 	"github.com/gophercloud/gophercloud/v2/pagination"
 )
 
@@ -252,6 +255,66 @@ func TestVolumeAPI(t *testing.T) {
 		wantStatus(t, err, 404, "create with an unknown type")
 	})
 
+	t.Run("a private type is for the projects given access", func(t *testing.T) {
+		vt, err := volumetypes.Create(ctx, admin, volumetypes.CreateOpts{Name: uniq("private"), IsPublic: ptr(false)}).Extract()
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = volumetypes.Delete(context.Background(), admin, vt.ID).ExtractErr() })
+		visible := func() bool {
+			all, err := volumetypes.List(bs, nil).AllPages(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, _ := volumetypes.ExtractVolumeTypes(all)
+			for _, x := range got {
+				if x.ID == vt.ID {
+					return true
+				}
+			}
+			return false
+		}
+		if visible() {
+			t.Fatal("a member sees a private type")
+		}
+		_, err = volumes.Create(ctx, bs, volumes.CreateOpts{Size: 1, VolumeType: vt.ID}, nil).Extract()
+		wantStatus(t, err, 404, "create with a private type")
+		err = volumetypes.AddAccess(ctx, bs, vt.ID, volumetypes.AddAccessOpts{Project: m.Project.ID}).ExtractErr()
+		wantStatus(t, err, 403, "a member gives itself access")
+		if err := volumetypes.AddAccess(ctx, admin, vt.ID, volumetypes.AddAccessOpts{Project: m.Project.ID}).ExtractErr(); err != nil {
+			t.Fatal(err)
+		}
+		err = volumetypes.AddAccess(ctx, admin, vt.ID, volumetypes.AddAccessOpts{Project: m.Project.ID}).ExtractErr()
+		wantStatus(t, err, 409, "access given twice")
+		pages, err := volumetypes.ListAccesses(admin, vt.ID).AllPages(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if acc, _ := volumetypes.ExtractAccesses(pages); len(acc) != 1 || acc[0].ProjectID != m.Project.ID {
+			t.Fatalf("access list %+v", acc)
+		}
+		if !visible() {
+			t.Fatal("a project given access does not see the type")
+		}
+		v := createVolume(t, bs, volumes.CreateOpts{Size: 1, VolumeType: vt.ID})
+		if v.VolumeType != vt.Name {
+			t.Fatalf("volume type %q", v.VolumeType)
+		}
+		deleteVolume(t, bs, v.ID)
+		if err := volumetypes.RemoveAccess(ctx, admin, vt.ID, volumetypes.RemoveAccessOpts{Project: m.Project.ID}).ExtractErr(); err != nil {
+			t.Fatal(err)
+		}
+		if visible() {
+			t.Fatal("a member still sees the type after its access was removed")
+		}
+		def, err := volumetypes.Get(ctx, admin, "default").Extract()
+		if err != nil {
+			t.Fatal(err)
+		}
+		err = volumetypes.AddAccess(ctx, admin, def.ID, volumetypes.AddAccessOpts{Project: m.Project.ID}).ExtractErr()
+		wantStatus(t, err, 400, "access to a public type")
+	})
+
 	t.Run("attachments move the volume through reserved, attaching, in-use", func(t *testing.T) {
 		bs27 := blockStorage(t, c.Client(t, m.authOpts(c, m.Project.ID)), "3.44")
 		server := uuid.NewString()
@@ -369,6 +432,81 @@ func TestVolumeAPI(t *testing.T) {
 		}
 	})
 
+	t.Run("admin resets a status and force-deletes", func(t *testing.T) {
+		v := createVolume(t, bs, volumes.CreateOpts{Size: 1})
+		err := volumes.ResetStatus(ctx, bs, v.ID, volumes.ResetStatusOpts{Status: "error_deleting"}).ExtractErr()
+		wantStatus(t, err, 403, "a member resets a status")
+		if err := volumes.ResetStatus(ctx, admin, v.ID, volumes.ResetStatusOpts{Status: "error_deleting"}).ExtractErr(); err != nil {
+			t.Fatal(err)
+		}
+		err = volumes.Delete(ctx, bs, v.ID, nil).ExtractErr()
+		wantStatus(t, err, 400, "delete an error_deleting volume")
+		err = volumes.ForceDelete(ctx, bs, v.ID).ExtractErr()
+		wantStatus(t, err, 403, "a member force-deletes")
+		if err := volumes.ForceDelete(ctx, admin, v.ID).ExtractErr(); err != nil {
+			t.Fatal(err)
+		}
+		waitFor(t, time.Minute, "force-deleted volume gone", func() error {
+			_, err := volumes.Get(ctx, bs, v.ID).Extract()
+			if gophercloud.ResponseCodeIs(err, http.StatusNotFound) {
+				return nil
+			}
+			return fmt.Errorf("still there: %v", err)
+		})
+	})
+
+	t.Run("a reader reads, never writes", func(t *testing.T) {
+		pw := "pw-" + uniq("reader")
+		u := createUser(t, idc, users.CreateOpts{DomainID: defaultDomain, Password: pw})
+		assign(t, idc, roleID(t, idc, "reader"), roles.AssignOpts{UserID: u.ID, ProjectID: m.Project.ID})
+		rbs := blockStorage(t, c.Client(t, gophercloud.AuthOptions{IdentityEndpoint: c.AuthURL(), UserID: u.ID, Password: pw,
+			Scope: &gophercloud.AuthScope{ProjectID: m.Project.ID}}), "3.70")
+		if _, err := volumes.Get(ctx, rbs, vols[0].ID).Extract(); err != nil {
+			t.Fatalf("a reader shows a volume: %v", err)
+		}
+		_, err := volumes.Create(ctx, rbs, volumes.CreateOpts{Size: 1}, nil).Extract()
+		wantStatus(t, err, 403, "a reader creates a volume")
+		err = volumes.Delete(ctx, rbs, vols[0].ID, nil).ExtractErr()
+		wantStatus(t, err, 403, "a reader deletes a volume")
+		err = volumes.ExtendSize(ctx, rbs, vols[0].ID, volumes.ExtendSizeOpts{NewSize: 5}).ExtractErr()
+		wantStatus(t, err, 403, "a reader extends a volume")
+	})
+
+	t.Run("summary", func(t *testing.T) {
+		url := c.URL + "/volume/v3/" + m.Project.ID + "/volumes/summary"
+		code, _, body := rawCompute(t, "GET", url, bs.Token(), map[string]string{"OpenStack-API-Version": "volume 3.36"}, nil)
+		sum, _ := body["volume-summary"].(map[string]any)
+		md, _ := sum["metadata"].(map[string]any)
+		if code != 200 || sum["total_count"].(float64) < 3 || sum["total_size"].(float64) < 4 || md["group"] == nil {
+			t.Fatalf("summary: %d %v", code, body)
+		}
+		if code, _, _ := rawCompute(t, "GET", url, bs.Token(), map[string]string{"OpenStack-API-Version": "volume 3.11"}, nil); code != 404 {
+			t.Fatalf("summary below 3.12: %d", code)
+		}
+	})
+
+	t.Run("services", func(t *testing.T) {
+		all, err := services.List(admin, services.ListOpts{Binary: "cinder-volume"}).AllPages(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		svcs, _ := services.ExtractServices(all)
+		up := 0
+		for _, sv := range svcs {
+			if sv.Binary != "cinder-volume" || !strings.HasSuffix(sv.Host, "@local") {
+				t.Fatalf("service %+v", sv)
+			}
+			if sv.State == "up" && sv.Status == "enabled" && sv.Zone == "nova" {
+				up++
+			}
+		}
+		if up != 1 {
+			t.Fatalf("%d live volume services: %+v", up, svcs)
+		}
+		_, err = services.List(bs, nil).AllPages(ctx)
+		wantStatus(t, err, 403, "a member lists services")
+	})
+
 	t.Run("zones", func(t *testing.T) {
 		all, err := availabilityzones.List(bs).AllPages(ctx)
 		if err != nil {
@@ -391,7 +529,8 @@ func TestVolumeQuotas(t *testing.T) {
 	bs := blockStorage(t, c.Client(t, m.authOpts(c, m.Project.ID)), "3.70")
 
 	defaults, err := quotasets.GetDefaults(ctx, bs, m.Project.ID).Extract()
-	if err != nil || defaults.Volumes != 10 || defaults.Gigabytes != 1000 || defaults.Snapshots != 10 {
+	if err != nil || defaults.Volumes != 10 || defaults.Gigabytes != 1000 || defaults.Snapshots != 10 ||
+		defaults.PerVolumeGigabytes != -1 || defaults.Backups != -1 {
 		t.Fatalf("defaults %+v %v", defaults, err)
 	}
 	_, err = quotasets.Update(ctx, bs, m.Project.ID, quotasets.UpdateOpts{Gigabytes: ptr(5)}).Extract()

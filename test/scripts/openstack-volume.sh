@@ -33,6 +33,7 @@ cleanup() {
 	openstack volume snapshot delete "$NAME-snap" >/dev/null 2>&1 || true
 	openstack volume delete "$NAME-renamed" >/dev/null 2>&1 || true
 	openstack volume type delete "$NAME-type" >/dev/null 2>&1 || true
+	openstack project delete "$NAME-project" >/dev/null 2>&1 || true
 }
 trap cleanup EXIT
 
@@ -66,6 +67,9 @@ snap=$(echo "$out" | tail -1)
 wait_status "volume snapshot" "$snap" available
 run volume snapshot list -f value -c ID -c Name
 expect "$snap $NAME-snap"
+run volume snapshot set --property kind=cli "$snap"
+run volume snapshot show "$snap" -f json
+expect '"kind": "cli"'
 
 run volume create --snapshot "$NAME-snap" --size 2 "$NAME-2" -f value -c id
 id2=$(echo "$out" | tail -1)
@@ -78,6 +82,20 @@ echo "delete with a snapshot refused: $out"
 
 run availability zone list --volume -f value -c "Zone Name"
 expect nova
+
+run project create "$NAME-project" -f value -c id
+project=$(echo "$out" | tail -1)
+run quota set --volumes 12 --gigabytes 900 --snapshots 7 "$project"
+run quota show "$project" -f json
+expect '"volumes": 12'
+expect '"gigabytes": 900'
+expect '"snapshots": 7'
+run volume service list -f value -c Binary -c State
+expect "cinder-scheduler up"
+expect "cinder-volume up"
+run limits show --absolute -f value -c Name -c Value
+expect "maxTotalVolumeGigabytes 1000"
+expect "totalGigabytesUsed"
 
 run volume delete "$id2"
 run volume snapshot delete "$snap"

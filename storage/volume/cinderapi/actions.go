@@ -1,6 +1,7 @@
 package cinderapi
 
 import (
+	"context"
 	"encoding/json"
 	"strings"
 
@@ -32,6 +33,7 @@ func (s *Service) volumeAction(c *gin.Context, ver Version) (*api.Response, erro
 		"os-extend":                {"volume:extend", s.extend},
 		"os-set_bootable":          {"volume:update", s.setBootable},
 		"os-volume_upload_image":   {"volume_extension:volume_actions:upload_image", s.uploadImage},
+		"os-force_delete":          {"volume_extension:volume_admin_actions:force_delete", s.forceDelete},
 		"os-reset_status":          {"volume_extension:volume_admin_actions:reset_status", s.resetStatus},
 		"os-reserve":               {"volume_extension:volume_actions:reserve", s.reserve},
 		"os-unreserve":             {"volume_extension:volume_actions:unreserve", s.unreserve},
@@ -99,11 +101,22 @@ func (s *Service) extend(c *gin.Context, _ Version, v store.Volume, raw json.Raw
 	if err != nil {
 		return nil, quotaError(err, n-v.Size)
 	}
-	v.Status = store.StatusExtending
-	s.event(ctx, v, "resize_start")
 	if err := s.dispatchVolume(ctx, v.Host, work.Volume{VolumeID: v.ID, Op: work.OpExtend}); err != nil {
+		// Nothing will make it: back to available, the growth's quota
+		// given back.
+		uerr := s.store.Tx(context.WithoutCancel(ctx), func(tx *store.Store) error {
+			if err := tx.UpdateVolume(ctx, v.ID, map[string]any{"status": store.StatusAvailable, "new_size": 0}); err != nil {
+				return err
+			}
+			return tx.ConsumeQuota(ctx, s.quota, v.ProjectID, map[string]int64{store.ResourceGigabytes: -int64(n - v.Size)})
+		})
+		if uerr != nil {
+			s.log.Error("undo extend whose work was not handed over", "volume_id", v.ID, "error", uerr)
+		}
 		return nil, err
 	}
+	v.Status = store.StatusExtending
+	s.event(ctx, v, "resize_start")
 	return api.Accepted(nil), nil
 }
 
@@ -207,6 +220,11 @@ func (s *Service) uploadImage(c *gin.Context, _ Version, v store.Volume, raw jso
 	}
 	if err := s.dispatchVolume(ctx, v.Host, work.Volume{VolumeID: v.ID, Op: work.OpUpload, ImageURL: s.glance.URL(),
 		Token: k.token, DiskFormat: body.DiskFormat}); err != nil {
+		// Nothing will fill the image: it goes, the volume is available.
+		_ = s.glance.Delete(context.WithoutCancel(ctx), k.token, img.ID)
+		if uerr := s.store.UpdateVolume(context.WithoutCancel(ctx), v.ID, map[string]any{"status": store.StatusAvailable, "upload_image_id": ""}); uerr != nil {
+			s.log.Error("undo upload whose work was not handed over", "volume_id", v.ID, "error", uerr)
+		}
 		return nil, err
 	}
 	v.Status = store.StatusUploading
@@ -254,6 +272,15 @@ func (s *Service) resetStatus(c *gin.Context, _ Version, v store.Volume, raw jso
 	}
 	if err := s.store.UpdateVolume(c.Request.Context(), v.ID, cols); err != nil {
 		return nil, notFound(err, "Volume %s could not be found.", v.ID)
+	}
+	return api.Accepted(nil), nil
+}
+
+// forceDelete is the admin's os-force_delete: a delete from any status of
+// a volume that is not attached.
+func (s *Service) forceDelete(c *gin.Context, _ Version, v store.Volume, _ json.RawMessage) (*api.Response, error) {
+	if err := s.startDelete(c.Request.Context(), v.ID, false, true); err != nil {
+		return nil, err
 	}
 	return api.Accepted(nil), nil
 }

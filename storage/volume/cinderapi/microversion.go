@@ -30,6 +30,7 @@ var (
 // At reports whether v is 3.minor or later.
 func (v Version) At(minor int) bool { return v.Major > 3 || v.Major == 3 && v.Minor >= minor }
 
+// String is "3.x".
 func (v Version) String() string { return fmt.Sprintf("%d.%d", v.Major, v.Minor) }
 
 func (v Version) less(o Version) bool {

@@ -13,8 +13,8 @@ import (
 )
 
 // quotaFields are the members of Cinder's quota set: those kumo accounts
-// for, and fixed ones for what it does not do (backups, groups, a per
-// volume size limit).
+// for, and fixed ones (-1, no limit) for what it does not limit (backups
+// and groups, which it does not offer, and a per-volume size).
 var quotaFields = []struct {
 	name     string
 	resource string
@@ -24,9 +24,9 @@ var quotaFields = []struct {
 	{name: "gigabytes", resource: store.ResourceGigabytes},
 	{name: "snapshots", resource: store.ResourceSnapshots},
 	{name: "per_volume_gigabytes", fixed: -1},
-	{name: "backups", fixed: 0},
-	{name: "backup_gigabytes", fixed: 0},
-	{name: "groups", fixed: 0},
+	{name: "backups", fixed: -1},
+	{name: "backup_gigabytes", fixed: -1},
+	{name: "groups", fixed: -1},
 }
 
 // showQuotas is GET /os-quota-sets/{project}[?usage=true].
@@ -147,7 +147,7 @@ func (s *Service) limits(c *gin.Context, _ Version) (*api.Response, error) {
 	vol, gb, sn := usage[store.ResourceVolumes], usage[store.ResourceGigabytes], usage[store.ResourceSnapshots]
 	return api.OK(gin.H{"limits": gin.H{"rate": []any{}, "absolute": gin.H{
 		"maxTotalVolumes": vol.Limit, "maxTotalSnapshots": sn.Limit, "maxTotalVolumeGigabytes": gb.Limit,
-		"maxTotalBackups": 0, "maxTotalBackupGigabytes": 0,
+		"maxTotalBackups": -1, "maxTotalBackupGigabytes": -1,
 		"totalVolumesUsed": vol.InUse, "totalGigabytesUsed": gb.InUse, "totalSnapshotsUsed": sn.InUse,
 		"totalBackupsUsed": 0, "totalBackupGigabytesUsed": 0,
 	}}}), nil

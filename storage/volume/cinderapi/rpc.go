@@ -133,7 +133,7 @@ func (s *Service) rpcVolumeDelete(ctx context.Context, req rpc.VolumeRequest) (r
 	if err != nil {
 		return rpc.Empty{}, busError(err)
 	}
-	return rpc.Empty{}, busError(s.startDelete(ctx, v.ID, false))
+	return rpc.Empty{}, busError(s.startDelete(ctx, v.ID, false, false))
 }
 
 func (s *Service) rpcAttachmentCreate(ctx context.Context, req rpc.AttachmentCreateRequest) (rpc.Attachment, error) {

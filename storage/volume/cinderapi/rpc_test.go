@@ -19,6 +19,7 @@ import (
 	"github.com/kumo-cloud/kumo/storage/volume/driver/local"
 	"github.com/kumo-cloud/kumo/storage/volume/manager"
 	"github.com/kumo-cloud/kumo/storage/volume/store"
+	"github.com/kumo-cloud/kumo/storage/volume/work"
 )
 
 // TestRPCAttachFlow drives compute's bus calls against the volume API and
@@ -218,6 +219,27 @@ func TestRPCAttachFlow(t *testing.T) {
 	usage, err := q.Usage(ctx, project)
 	if err != nil || usage[store.ResourceVolumes].InUse != 0 || usage[store.ResourceGigabytes].InUse != 0 {
 		t.Fatalf("quota after delete: %+v %v", usage, err)
+	}
+
+	// A create whose work cannot be handed over leaves no row and no
+	// charge behind.
+	if err := b.JetStream().DeleteStream(ctx, work.Stream); err != nil {
+		t.Fatal(err)
+	}
+	before, err := q.Usage(ctx, project)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = call(rpc.SubjVolumeCreate, rpc.VolumeCreateRequest{Scope: scope, Name: "lost", SizeGiB: 1}, &v)
+	wantCode(t, err, bus.CodeInternal, "a create whose work cannot be queued")
+	after, err := q.Usage(ctx, project)
+	if err != nil || after[store.ResourceVolumes].InUse != before[store.ResourceVolumes].InUse ||
+		after[store.ResourceGigabytes].InUse != before[store.ResourceGigabytes].InUse {
+		t.Fatalf("quota after a failed create: %+v, before %+v (%v)", after, before, err)
+	}
+	lost := "lost"
+	if vols, err := st.ListVolumes(ctx, store.VolumeFilter{ProjectID: project, Name: &lost}); err != nil || len(vols) != 0 {
+		t.Fatalf("a failed create left %d volumes (%v)", len(vols), err)
 	}
 }
 

@@ -102,12 +102,18 @@ func (s *Service) API() api.Service {
 	coll := func(m, path, rule string, since int, h handler) api.Route {
 		return api.Route{Method: m, Path: "/v3/:project_id" + path, Policy: rule, Handler: versioned(since, h), Target: s.urlProject}
 	}
-	// obj routes load the object the path names and check the rule
-	// against its project; another project's object is 404.
+	// obj routes load the object the path names (another project's is
+	// 404) and check the rule against its project (a reader's write is 403).
 	obj := func(m, path, rule string, since int, target func(*gin.Context, policy.Target) error, h handler) api.Route {
-		return api.Route{Method: m, Path: "/v3/:project_id" + path, Policy: rule, Handler: versioned(since, h), Target: target, HideDenied: true}
+		return api.Route{Method: m, Path: "/v3/:project_id" + path, Policy: rule, Handler: versioned(since, h), Target: target}
+	}
+	// quota routes check the rule against the project they name.
+	quotas := func(m, path, rule string, h handler) api.Route {
+		return api.Route{Method: m, Path: "/v3/:project_id/os-quota-sets/:target_project_id" + path, Policy: rule,
+			Handler: versioned(0, h), Target: s.quotaTarget}
 	}
 	vol, snap, att := s.volumeTarget, s.snapshotTarget, s.attachmentTarget
+	vm, sm := s.volumeMeta(), s.snapshotMeta()
 	routes := []api.Route{
 		plain(G, "", s.allVersions),
 		plain(G, "/", s.allVersions),
@@ -121,12 +127,13 @@ func (s *Service) API() api.Service {
 		obj(U, "/volumes/:volume_id", "volume:update", 0, vol, s.updateVolume),
 		obj(D, "/volumes/:volume_id", "volume:delete", 0, vol, s.deleteVolume),
 		obj(P, "/volumes/:volume_id/action", "volume:get", 0, vol, s.volumeAction),
-		obj(G, "/volumes/:volume_id/metadata", "volume:get_volume_metadata", 0, vol, s.getVolumeMetadata),
-		obj(P, "/volumes/:volume_id/metadata", "volume:create_volume_metadata", 0, vol, s.createVolumeMetadata),
-		obj(U, "/volumes/:volume_id/metadata", "volume:update_volume_metadata", 0, vol, s.replaceVolumeMetadata),
-		obj(G, "/volumes/:volume_id/metadata/:key", "volume:get_volume_metadata", 0, vol, s.getVolumeMetadataItem),
-		obj(U, "/volumes/:volume_id/metadata/:key", "volume:update_volume_metadata", 0, vol, s.updateVolumeMetadataItem),
-		obj(D, "/volumes/:volume_id/metadata/:key", "volume:delete_volume_metadata", 0, vol, s.deleteVolumeMetadataItem),
+		obj(G, "/volumes/:volume_id/metadata", "volume:get_volume_metadata", 0, vol, vm.get),
+		obj(P, "/volumes/:volume_id/metadata", "volume:create_volume_metadata", 0, vol, vm.merge),
+		obj(U, "/volumes/:volume_id/metadata", "volume:update_volume_metadata", 0, vol, vm.replace),
+		obj(G, "/volumes/:volume_id/metadata/:key", "volume:get_volume_metadata", 0, vol, vm.getItem),
+		obj(U, "/volumes/:volume_id/metadata/:key", "volume:update_volume_metadata", 0, vol, vm.setItem),
+		obj(D, "/volumes/:volume_id/metadata/:key", "volume:delete_volume_metadata", 0, vol, vm.deleteItem),
+		coll(G, "/volumes/summary", "volume:get_all", 12, s.volumeSummary),
 
 		coll(G, "/snapshots", "volume:get_all_snapshots", 0, s.listSnapshots),
 		coll(G, "/snapshots/detail", "volume:get_all_snapshots", 0, s.listSnapshotsDetail),
@@ -134,12 +141,20 @@ func (s *Service) API() api.Service {
 		obj(G, "/snapshots/:snapshot_id", "volume:get_snapshot", 0, snap, s.getSnapshot),
 		obj(U, "/snapshots/:snapshot_id", "volume:update_snapshot", 0, snap, s.updateSnapshot),
 		obj(D, "/snapshots/:snapshot_id", "volume:delete_snapshot", 0, snap, s.deleteSnapshot),
+		obj(G, "/snapshots/:snapshot_id/metadata", "volume:get_snapshot_metadata", 0, snap, sm.get),
+		obj(P, "/snapshots/:snapshot_id/metadata", "volume:update_snapshot_metadata", 0, snap, sm.merge),
+		obj(U, "/snapshots/:snapshot_id/metadata", "volume:update_snapshot_metadata", 0, snap, sm.replace),
+		obj(G, "/snapshots/:snapshot_id/metadata/:key", "volume:get_snapshot_metadata", 0, snap, sm.getItem),
+		obj(U, "/snapshots/:snapshot_id/metadata/:key", "volume:update_snapshot_metadata", 0, snap, sm.setItem),
+		obj(D, "/snapshots/:snapshot_id/metadata/:key", "volume:delete_snapshot_metadata", 0, snap, sm.deleteItem),
 
 		coll(G, "/types", "volume_extension:type_get_all", 0, s.listTypes),
 		coll(P, "/types", "volume_extension:types_manage", 0, s.createType),
 		coll(G, "/types/:type_id", "volume_extension:type_get", 0, s.getType),
 		coll(U, "/types/:type_id", "volume_extension:types_manage", 0, s.updateType),
 		coll(D, "/types/:type_id", "volume_extension:types_manage", 0, s.deleteType),
+		coll(P, "/types/:type_id/action", "volume_extension:volume_type_access:addProjectAccess", 0, s.typeAction),
+		coll(G, "/types/:type_id/os-volume-type-access", "volume_extension:volume_type_access", 0, s.typeAccessList),
 		coll(G, "/types/:type_id/extra_specs", "volume_extension:types_extra_specs:index", 0, s.listExtraSpecs),
 		coll(P, "/types/:type_id/extra_specs", "volume_extension:types_extra_specs:create", 0, s.createExtraSpecs),
 		coll(G, "/types/:type_id/extra_specs/:key", "volume_extension:types_extra_specs:show", 0, s.getExtraSpec),
@@ -154,18 +169,13 @@ func (s *Service) API() api.Service {
 		obj(D, "/attachments/:attachment_id", "volume:attachment_delete", 27, att, s.deleteAttachment),
 		obj(P, "/attachments/:attachment_id/action", "volume:attachment_complete", 44, att, s.attachmentAction),
 
-		coll(G, "/os-quota-sets/:target_project_id", "volume_extension:quotas:show", 0, s.showQuotas),
-		coll(G, "/os-quota-sets/:target_project_id/defaults", "volume_extension:quotas:show", 0, s.defaultQuotas),
-		coll(U, "/os-quota-sets/:target_project_id", "volume_extension:quotas:update", 0, s.updateQuotas),
-		coll(D, "/os-quota-sets/:target_project_id", "volume_extension:quotas:delete", 0, s.deleteQuotas),
+		quotas(G, "", "volume_extension:quotas:show", s.showQuotas),
+		quotas(G, "/defaults", "volume_extension:quotas:show", s.defaultQuotas),
+		quotas(U, "", "volume_extension:quotas:update", s.updateQuotas),
+		quotas(D, "", "volume_extension:quotas:delete", s.deleteQuotas),
 		coll(G, "/limits", "limits_extension:used_limits", 0, s.limits),
 		coll(G, "/os-availability-zone", "volume_extension:availability_zone_list", 0, s.availabilityZones),
-	}
-	// The quota routes check the rule against the project they name.
-	for i := range routes {
-		if p := routes[i].Path; len(p) > len("/v3/:project_id/os-quota-sets") && p[len("/v3/:project_id"):len("/v3/:project_id/os-quota-sets")] == "/os-quota-sets" {
-			routes[i].Target = s.quotaTarget
-		}
+		coll(G, "/os-services", "volume_extension:services:index", 0, s.listServices),
 	}
 	return api.Service{Name: "volume", Prefix: Prefix, Dialect: api.DialectCinder, Routes: routes}
 }
@@ -276,8 +286,11 @@ func (s *Service) visibleVolume(ctx context.Context, k caller, id string) (store
 }
 
 // notFound turns a store miss into a 404 with Cinder's message and any
-// other failure into a 500.
+// other failure into a 500; nil stays nil.
 func notFound(err error, format string, args ...any) error {
+	if err == nil {
+		return nil
+	}
 	if errors.Is(err, store.ErrNotFound) {
 		return api.NotFound(format, args...)
 	}

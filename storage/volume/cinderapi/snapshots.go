@@ -1,6 +1,8 @@
 package cinderapi
 
 import (
+	"context"
+
 	"github.com/gin-gonic/gin"
 	"github.com/google/uuid"
 
@@ -137,6 +139,16 @@ func (s *Service) createSnapshot(c *gin.Context, ver Version) (*api.Response, er
 		return nil, quotaError(err, sn.Size)
 	}
 	if err := s.dispatchSnapshot(ctx, host, work.Snapshot{SnapshotID: sn.ID, Op: work.SnapCreate}); err != nil {
+		// Nothing will make it: the row and its quota go together.
+		uerr := s.store.Tx(context.WithoutCancel(ctx), func(tx *store.Store) error {
+			if err := tx.DeleteSnapshot(ctx, sn.ID); err != nil {
+				return err
+			}
+			return tx.ConsumeQuota(ctx, s.quota, sn.ProjectID, map[string]int64{store.ResourceSnapshots: -1, store.ResourceGigabytes: -int64(sn.Size)})
+		})
+		if uerr != nil {
+			s.log.Error("undo snapshot whose work was not handed over", "snapshot_id", sn.ID, "error", uerr)
+		}
 		return nil, err
 	}
 	work.PublishEvent(ctx, s.bus, s.log, "snapshot", "create_start", sn.ID, sn.ProjectID, map[string]any{"id": sn.ID, "volume_id": sn.VolumeID})

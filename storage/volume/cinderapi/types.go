@@ -1,6 +1,7 @@
 package cinderapi
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 
@@ -33,7 +34,11 @@ func (s *Service) typeView(t store.VolumeType, admin bool) gin.H {
 
 func (s *Service) listTypes(c *gin.Context, _ Version) (*api.Response, error) {
 	admin := isAdmin(c)
-	types, err := s.store.ListTypes(c.Request.Context(), !admin)
+	project := api.Claims(c).ProjectID
+	if admin {
+		project = ""
+	}
+	types, err := s.store.ListTypes(c.Request.Context(), project)
 	if err != nil {
 		return nil, api.Internal(err)
 	}
@@ -54,13 +59,87 @@ func (s *Service) loadType(c *gin.Context) (store.VolumeType, error) {
 	} else {
 		t, err = s.store.GetType(c.Request.Context(), id)
 	}
-	if err == nil && !t.IsPublic && !isAdmin(c) {
-		err = store.ErrNotFound
+	if err == nil {
+		err = s.canUseType(c.Request.Context(), t, callerOf(c))
 	}
 	if err != nil {
 		return t, notFound(err, "Volume type %s could not be found.", id)
 	}
 	return t, nil
+}
+
+// canUseType is ErrNotFound for a private type the caller has no access
+// to.
+func (s *Service) canUseType(ctx context.Context, t store.VolumeType, k caller) error {
+	if t.IsPublic || k.admin {
+		return nil
+	}
+	ok, err := s.store.HasTypeAccess(ctx, t.ID, k.project)
+	if err == nil && !ok {
+		err = store.ErrNotFound
+	}
+	return err
+}
+
+// typeAccessList is GET /types/{id}/os-volume-type-access (admin).
+func (s *Service) typeAccessList(c *gin.Context, _ Version) (*api.Response, error) {
+	t, err := s.loadType(c)
+	if err != nil {
+		return nil, err
+	}
+	if t.IsPublic {
+		return nil, api.NotFound("Access list not available for public volume types.")
+	}
+	projects, err := s.store.TypeAccess(c.Request.Context(), t.ID)
+	if err != nil {
+		return nil, api.Internal(err)
+	}
+	out := make([]gin.H, 0, len(projects))
+	for _, p := range projects {
+		out = append(out, gin.H{"volume_type_id": t.ID, "project_id": p})
+	}
+	return api.OK(gin.H{"volume_type_access": out}), nil
+}
+
+// typeAction is POST /types/{id}/action: addProjectAccess or
+// removeProjectAccess of a private type (admin).
+func (s *Service) typeAction(c *gin.Context, _ Version) (*api.Response, error) {
+	var body map[string]struct {
+		Project string `json:"project"`
+	}
+	if err := api.BindJSON(c, &body); err != nil {
+		return nil, err
+	}
+	t, err := s.loadType(c)
+	if err != nil {
+		return nil, err
+	}
+	ctx := c.Request.Context()
+	for action, args := range body {
+		if args.Project == "" {
+			return nil, api.BadRequest("Missing required element 'project' in request body.")
+		}
+		switch action {
+		case "addProjectAccess", "removeProjectAccess":
+		default:
+			return nil, api.BadRequest("There is no such action: %s", action)
+		}
+		if t.IsPublic {
+			return nil, api.BadRequest("Invalid volume type: Type access modification is not applicable to public volume type.")
+		}
+		if action == "addProjectAccess" {
+			if err := s.store.AddTypeAccess(ctx, t.ID, args.Project); err != nil {
+				if errors.Is(err, store.ErrConflict) {
+					return nil, api.Conflict("Volume type access for %s / %s combination already exists.", t.ID, args.Project)
+				}
+				return nil, api.Internal(err)
+			}
+		} else if err := s.store.RemoveTypeAccess(ctx, t.ID, args.Project); err != nil {
+			return nil, notFound(err, "Volume type access not found for %s / %s combination.", t.ID, args.Project)
+		}
+		return api.Accepted(nil), nil
+	}
+	return nil, api.BadRequest("There is no such action")
 }
 
 func (s *Service) getType(c *gin.Context, _ Version) (*api.Response, error) {

@@ -151,7 +151,7 @@ func (s *Service) create(ctx context.Context, k caller, req createRequest) (stor
 	v := store.Volume{ID: uuid.NewString(), ProjectID: k.project, UserID: k.user, Name: req.Name, Description: req.Description,
 		Size: req.Size, Status: store.StatusCreating, AvailabilityZone: zone, Host: s.cfg.Host,
 		Metadata: store.Meta(req.Metadata), Multiattach: req.Multiattach}
-	vt, err := s.resolveType(ctx, req.VolumeType)
+	vt, err := s.resolveType(ctx, k, req.VolumeType)
 	if err != nil {
 		return store.Volume{}, err
 	}
@@ -257,14 +257,18 @@ func isTrue(spec string) bool {
 	return s == "true" || s == "1" || s == "yes"
 }
 
-// resolveType finds a volume type by name or ID; empty is the default.
-func (s *Service) resolveType(ctx context.Context, nameOrID string) (store.VolumeType, error) {
+// resolveType finds a volume type the caller may use by name or ID; empty
+// is the default.
+func (s *Service) resolveType(ctx context.Context, k caller, nameOrID string) (store.VolumeType, error) {
 	if nameOrID == "" {
 		nameOrID = store.DefaultTypeName
 	}
 	t, err := s.store.GetTypeByName(ctx, nameOrID)
 	if errors.Is(err, store.ErrNotFound) {
 		t, err = s.store.GetType(ctx, nameOrID)
+	}
+	if err == nil {
+		err = s.canUseType(ctx, t, k)
 	}
 	if err != nil {
 		return store.VolumeType{}, notFound(err, "Volume type with name %s could not be found.", nameOrID)

@@ -2,6 +2,7 @@ package cinderapi
 
 import (
 	"context"
+	"slices"
 	"strings"
 
 	"github.com/gin-gonic/gin"
@@ -95,7 +96,7 @@ func (s *Service) volumeList(c *gin.Context, ver Version, detail bool) (*api.Res
 
 // typeNames maps volume type IDs to names.
 func (s *Service) typeNames(ctx context.Context) (map[string]string, error) {
-	types, err := s.store.ListTypes(ctx, false)
+	types, err := s.store.ListTypes(ctx, "")
 	if err != nil {
 		return nil, api.Internal(err)
 	}
@@ -213,7 +214,7 @@ var deletable = map[string]bool{store.StatusAvailable: true, store.StatusError: 
 func (s *Service) deleteVolume(c *gin.Context, _ Version) (*api.Response, error) {
 	cascade, _ := boolParam(c.Query("cascade"))
 	v := c.MustGet(ctxVolume).(store.Volume)
-	if err := s.startDelete(c.Request.Context(), v.ID, cascade); err != nil {
+	if err := s.startDelete(c.Request.Context(), v.ID, cascade, false); err != nil {
 		return nil, err
 	}
 	return api.Accepted(nil), nil
@@ -227,8 +228,9 @@ func errNotDeletable() error {
 }
 
 // startDelete moves a volume to deleting and hands the work to its
-// manager.
-func (s *Service) startDelete(ctx context.Context, id string, cascade bool) error {
+// manager; force (the admin's os-force_delete) skips the status check,
+// never the attachment one.
+func (s *Service) startDelete(ctx context.Context, id string, cascade, force bool) error {
 	var v store.Volume
 	err := s.store.Tx(ctx, func(tx *store.Store) error {
 		var err error
@@ -242,7 +244,7 @@ func (s *Service) startDelete(ctx context.Context, id string, cascade bool) erro
 		if err != nil {
 			return api.Internal(err)
 		}
-		if !deletable[v.Status] || len(atts) > 0 || v.AttachStatus == store.AttachAttached {
+		if !(deletable[v.Status] || force) || len(atts) > 0 || v.AttachStatus == store.AttachAttached {
 			return errNotDeletable()
 		}
 		snaps, err := tx.ListSnapshots(ctx, store.SnapshotFilter{VolumeID: &id})
@@ -282,4 +284,33 @@ func deref(p *string) string {
 		return ""
 	}
 	return *p
+}
+
+// volumeSummary is GET /volumes/summary (3.12): the count and total size
+// of the caller's volumes, and (3.36) the values of their metadata keys.
+func (s *Service) volumeSummary(c *gin.Context, ver Version) (*api.Response, error) {
+	k := callerOf(c)
+	f := store.VolumeFilter{ProjectID: k.project}
+	if all, _ := boolParam(c.Query("all_tenants")); all && k.admin {
+		f.ProjectID = ""
+	}
+	vols, err := s.store.ListVolumes(c.Request.Context(), f)
+	if err != nil {
+		return nil, api.Internal(err)
+	}
+	size := 0
+	values := map[string][]string{}
+	for _, v := range vols {
+		size += v.Size
+		for key, val := range v.Metadata {
+			if !slices.Contains(values[key], val) {
+				values[key] = append(values[key], val)
+			}
+		}
+	}
+	sum := gin.H{"total_count": len(vols), "total_size": size}
+	if ver.At(36) {
+		sum["metadata"] = values
+	}
+	return api.OK(gin.H{"volume-summary": sum}), nil
 }

@@ -23,6 +23,10 @@ import (
 type Config struct {
 	// Host is the backend host this manager serves (the volumes' host).
 	Host string
+	// ReconcileEvery is how often the manager looks for operations left
+	// in flight (a lost message); StaleAfter is how long an operation may
+	// sit unhandled before it is retried. Zero means 1 and 5 minutes.
+	ReconcileEvery, StaleAfter time.Duration
 }
 
 // Deps are what a manager needs from the daemon.
@@ -47,11 +51,20 @@ type Manager struct {
 	stops   []func()
 	connect micro.Service
 	closer  func()
+	busy    busy
+	cancel  context.CancelFunc
+	wg      sync.WaitGroup
 	once    sync.Once
 }
 
 // New builds a manager.
 func New(cfg Config, d Deps) *Manager {
+	if cfg.ReconcileEvery <= 0 {
+		cfg.ReconcileEvery = time.Minute
+	}
+	if cfg.StaleAfter <= 0 {
+		cfg.StaleAfter = 5 * time.Minute
+	}
 	return &Manager{cfg: cfg, store: d.Store, bus: d.Bus, quota: d.Quota, driver: d.Driver,
 		log: d.Log.With("service", "volume-manager", "host", cfg.Host)}
 }
@@ -59,9 +72,9 @@ func New(cfg Config, d Deps) *Manager {
 // API serves nothing: the manager is driven over the bus.
 func (m *Manager) API() api.Service { return api.Service{Name: "volume-manager"} }
 
-// Start recovers what a stopped process left in flight (one pass before
-// any work is consumed), then opens the connect endpoint and the work
-// consumers.
+// Start opens the connect endpoint and the work consumers, and starts the
+// reconcile loop, whose first pass recovers what a stopped process left in
+// flight.
 func (m *Manager) Start(ctx context.Context) error {
 	var err error
 	if m.queue, err = work.Queue(ctx, m.bus); err != nil {
@@ -70,10 +83,8 @@ func (m *Manager) Start(ctx context.Context) error {
 	if _, err := bus.EnsureEventsStream(ctx, m.bus); err != nil {
 		return err
 	}
-	if err := m.reconcile(ctx); err != nil {
-		return err
-	}
-	m.connect, err = bus.AddService(m.bus, micro.Config{Name: "volume-manager-connect", Version: "1.0.0"})
+	m.connect, err = bus.AddService(m.bus, micro.Config{Name: work.ManagerService, Version: "1.0.0",
+		Metadata: map[string]string{"host": m.cfg.Host, "backend": m.driver.Name()}})
 	if err != nil {
 		return err
 	}
@@ -81,7 +92,8 @@ func (m *Manager) Start(ctx context.Context) error {
 		m.Stop(ctx)
 		return err
 	}
-	runCtx := context.WithoutCancel(ctx)
+	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	m.cancel = cancel
 	host := bus.HostToken(m.cfg.Host)
 	for _, c := range []func() (func(), error){
 		func() (func(), error) {
@@ -99,13 +111,42 @@ func (m *Manager) Start(ctx context.Context) error {
 		}
 		m.stops = append(m.stops, stop)
 	}
+	m.wg.Add(1)
+	go m.loop(runCtx)
 	return nil
+}
+
+// loop reconciles at once (what a stopped process left in flight, however
+// recent: nothing of this manager's ran before it) and then periodically
+// (what is stale) until the manager stops. The busy set keeps it from
+// redoing an operation the consumers run at the same time.
+func (m *Manager) loop(ctx context.Context) {
+	defer m.wg.Done()
+	if err := m.reconcile(ctx, 0); err != nil && ctx.Err() == nil {
+		m.log.Warn("reconcile volumes at start", "error", err)
+	}
+	t := time.NewTicker(m.cfg.ReconcileEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if err := m.reconcile(ctx, m.cfg.StaleAfter); err != nil && ctx.Err() == nil {
+				m.log.Warn("reconcile volumes", "error", err)
+			}
+		}
+	}
 }
 
 // Stop ends the consumers (waiting for work in flight) and the connect
 // endpoint; it is safe to call twice.
 func (m *Manager) Stop(context.Context) error {
 	m.once.Do(func() {
+		if m.cancel != nil {
+			m.cancel()
+		}
+		m.wg.Wait()
 		for _, stop := range m.stops {
 			stop()
 		}

@@ -20,12 +20,13 @@ import (
 	"github.com/kumo-cloud/kumo/storage/volume/store"
 )
 
-// TestReconcileOnStart leaves volumes in the states a process killed
+// TestReconcile leaves volumes in the states a process killed
 // mid-operation leaves them (their work messages lost) and checks that a
 // manager starting on that host finishes each one with the real driver:
 // a plain create is retried, an image create (whose token is lost) fails
-// to error, a delete and an extend are finished, quota included.
-func TestReconcileOnStart(t *testing.T) {
+// to error, a delete and an extend are finished, quota included; later, a
+// create whose message was lost is retried once stale.
+func TestReconcile(t *testing.T) {
 	ctx := t.Context()
 	gdb := testutil.DB(t)
 	b := testutil.Bus(t)
@@ -81,35 +82,35 @@ func TestReconcileOnStart(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	m := New(Config{Host: host}, Deps{Store: st, Bus: b, Quota: q, Driver: drv, Log: log})
+	m := New(Config{Host: host, ReconcileEvery: 200 * time.Millisecond, StaleAfter: time.Second},
+		Deps{Store: st, Bus: b, Quota: q, Driver: drv, Log: log})
 	if err := m.Start(ctx); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = m.Stop(context.Background()) })
 
 	status := func(id string) (store.Volume, error) { return st.GetVolume(ctx, id) }
+	host0, _ := os.Hostname()
 	testutil.WaitFor(t, time.Minute, func() error {
-		v, err := status(creating.ID)
-		if err != nil || v.Status != store.StatusAvailable {
+		if v, err := status(creating.ID); err != nil || v.Status != store.StatusAvailable {
 			return fmt.Errorf("creating volume: %s %v", v.Status, err)
+		}
+		if v, _ := status(fromImage.ID); v.Status != store.StatusError || v.Error == "" {
+			return fmt.Errorf("image create without its message: %s %q", v.Status, v.Error)
+		}
+		if _, err := status(deleting.ID); !errors.Is(err, store.ErrNotFound) {
+			return fmt.Errorf("deleting volume still there: %v", err)
+		}
+		if v, _ := status(extending.ID); v.Status != store.StatusAvailable || v.Size != 2 || v.NewSize != 0 {
+			return fmt.Errorf("extending volume: %+v", v)
 		}
 		return nil
 	})
-	host0, _ := os.Hostname()
 	if _, err := drv.Connect(ctx, creating.ID, rpc.Connector{Host: host0}); err != nil {
 		t.Fatalf("the retried create has no data: %v", err)
 	}
-	if v, _ := status(fromImage.ID); v.Status != store.StatusError || v.Error == "" {
-		t.Fatalf("image create without its message: %s %q", v.Status, v.Error)
-	}
-	if _, err := status(deleting.ID); !errors.Is(err, store.ErrNotFound) {
-		t.Fatalf("deleting volume still there: %v", err)
-	}
 	if _, err := drv.Connect(ctx, deleting.ID, rpc.Connector{Host: host0}); !errors.Is(err, driver.ErrNotFound) {
 		t.Fatalf("deleted volume's data: %v", err)
-	}
-	if v, _ := status(extending.ID); v.Status != store.StatusAvailable || v.Size != 2 || v.NewSize != 0 {
-		t.Fatalf("extending volume: %+v", v)
 	}
 	usage, err := q.Usage(ctx, project)
 	if err != nil {
@@ -118,6 +119,26 @@ func TestReconcileOnStart(t *testing.T) {
 	// Three volumes remain (1 + 1 + 2 GiB); the deleted one gave its 1 GiB back.
 	if usage[store.ResourceVolumes].InUse != 3 || usage[store.ResourceGigabytes].InUse != 4 {
 		t.Fatalf("usage %+v", usage)
+	}
+
+	// A create whose message was lost while the manager runs is retried
+	// once it is stale.
+	lost := add(store.StatusCreating, 1, nil)
+	if err := gdb.Exec("UPDATE volumes SET updated_at = now() - interval '1 hour' WHERE id = ?", lost.ID).Error; err != nil {
+		t.Fatal(err)
+	}
+	testutil.WaitFor(t, 30*time.Second, func() error {
+		v, err := status(lost.ID)
+		if err != nil || v.Status != store.StatusAvailable {
+			return fmt.Errorf("lost create: %s %v", v.Status, err)
+		}
+		return nil
+	})
+	// A fresh one (its message may be on its way) is left alone.
+	fresh := add(store.StatusCreating, 1, nil)
+	time.Sleep(500 * time.Millisecond)
+	if v, _ := status(fresh.ID); v.Status != store.StatusCreating {
+		t.Fatalf("a fresh create was touched: %s", v.Status)
 	}
 }
 

@@ -12,6 +12,11 @@ import (
 // handleSnapshot creates or deletes one snapshot; like handleVolume it
 // acts only on a snapshot still in the operation's state.
 func (m *Manager) handleSnapshot(ctx context.Context, msg work.Snapshot) error {
+	key := "snapshot:" + msg.SnapshotID
+	if err := m.busy.wait(ctx, key); err != nil {
+		return err
+	}
+	defer m.busy.done(key)
 	sn, err := m.store.GetSnapshot(ctx, msg.SnapshotID)
 	if errors.Is(err, store.ErrNotFound) {
 		return nil
@@ -27,6 +32,9 @@ func (m *Manager) handleSnapshot(ctx context.Context, msg work.Snapshot) error {
 	case msg.Op == work.SnapDelete && sn.Status == store.SnapshotDeleting:
 		m.deleteSnapshot(ctx, sn)
 	}
+	if stopping(ctx) {
+		return ctx.Err()
+	}
 	return nil
 }
 
@@ -35,6 +43,9 @@ func (m *Manager) createSnapshot(ctx context.Context, sn store.Snapshot) {
 	status := store.SnapshotAvailable
 	cols := map[string]any{}
 	if err := m.driver.CreateSnapshot(ctx, sn.VolumeID, sn.ID); err != nil {
+		if stopping(ctx) {
+			return
+		}
 		log.Error("create snapshot", "error", err)
 		status, cols["error"] = store.SnapshotError, err.Error()
 	}
@@ -49,6 +60,9 @@ func (m *Manager) createSnapshot(ctx context.Context, sn store.Snapshot) {
 func (m *Manager) deleteSnapshot(ctx context.Context, sn store.Snapshot) {
 	log := m.log.With("snapshot_id", sn.ID)
 	if err := m.driver.DeleteSnapshot(ctx, sn.ID); err != nil && !errors.Is(err, driver.ErrNotFound) {
+		if stopping(ctx) {
+			return
+		}
 		log.Error("delete snapshot", "error", err)
 		_, _ = m.store.SetSnapshotStatus(ctx, sn.ID, store.SnapshotErrorDeleting, store.SnapshotDeleting)
 		m.snapEvent(ctx, sn, "error", store.SnapshotErrorDeleting)

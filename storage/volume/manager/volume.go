@@ -20,6 +20,11 @@ const opTimeout = 30 * time.Minute
 // intent: a message for a volume no longer in the operation's state was
 // handled already (or superseded) and is dropped.
 func (m *Manager) handleVolume(ctx context.Context, msg work.Volume) error {
+	key := "volume:" + msg.VolumeID
+	if err := m.busy.wait(ctx, key); err != nil {
+		return err
+	}
+	defer m.busy.done(key)
 	v, err := m.store.GetVolume(ctx, msg.VolumeID)
 	if errors.Is(err, store.ErrNotFound) {
 		return nil
@@ -52,6 +57,9 @@ func (m *Manager) handleVolume(ctx context.Context, msg work.Volume) error {
 		}
 	default:
 		m.log.Warn("unknown volume operation dropped", "volume_id", v.ID, "op", msg.Op)
+	}
+	if stopping(ctx) {
+		return ctx.Err() // not acked: the message, with its token, comes back after a restart
 	}
 	return nil
 }
@@ -146,6 +154,9 @@ func (m *Manager) extend(ctx context.Context, v store.Volume) {
 		return
 	}
 	if err := m.driver.Extend(ctx, v.ID, v.NewSize); err != nil {
+		if stopping(ctx) {
+			return
+		}
 		log.Error("extend volume", "error", err)
 		terr := m.store.Tx(ctx, func(tx *store.Store) error {
 			cur, err := tx.LockVolume(ctx, v.ID)
@@ -178,6 +189,9 @@ func (m *Manager) upload(ctx context.Context, v store.Volume, msg work.Volume) {
 	err := errors.New("the request that uploaded the volume was lost")
 	if msg.Token != "" && msg.ImageURL != "" && v.UploadImageID != "" {
 		err = m.uploadData(ctx, glance.New(msg.ImageURL), msg.Token, v.ID, v.UploadImageID, msg.DiskFormat)
+		if err != nil && stopping(ctx) {
+			return
+		}
 		if err != nil {
 			if derr := glance.New(msg.ImageURL).Delete(context.WithoutCancel(ctx), msg.Token, v.UploadImageID); derr != nil {
 				log.Warn("delete image of failed upload", "error", derr)
@@ -218,9 +232,18 @@ func (m *Manager) uploadData(ctx context.Context, gc *glance.Client, token, id, 
 	return uerr
 }
 
+// stopping reports whether an operation failed because the manager is
+// stopping: its volume then stays in its transitional state for the next
+// start's reconcile, rather than being failed.
+func stopping(ctx context.Context) bool { return errors.Is(ctx.Err(), context.Canceled) }
+
 // fail moves a volume from a transitional state to an error state and
 // records why.
 func (m *Manager) fail(ctx context.Context, v store.Volume, from, to string, cause error) {
+	if stopping(ctx) {
+		m.log.Warn("volume operation cut by a stop; it is retried at the next start", "volume_id", v.ID, "status", from)
+		return
+	}
 	ok, err := m.store.SetVolumeStatus(ctx, v.ID, to, from)
 	if err == nil && ok {
 		err = m.store.UpdateVolume(ctx, v.ID, map[string]any{"error": cause.Error()})

@@ -196,3 +196,10 @@ func orderBy(sorts []Sort, allowed map[string]string) string {
 	}
 	return strings.Join(parts, ", ")
 }
+
+// VolumeHosts lists the backend hosts that hold volumes.
+func (s *Store) VolumeHosts(ctx context.Context) ([]string, error) {
+	var out []string
+	err := s.q(ctx).Model(&Volume{}).Distinct("host").Order("host").Pluck("host", &out).Error
+	return out, db.Wrap(err, "volume hosts")
+}

@@ -47,14 +47,51 @@ func (s *Store) GetTypeByName(ctx context.Context, name string) (VolumeType, err
 	return t, db.Wrap(err, "volume type "+name)
 }
 
-// ListTypes returns every type, by name.
-func (s *Store) ListTypes(ctx context.Context, publicOnly bool) ([]VolumeType, error) {
+// ListTypes returns the types a project may use (public ones and private
+// ones it was given access to), or every type when project is "", by name.
+func (s *Store) ListTypes(ctx context.Context, project string) ([]VolumeType, error) {
 	q := s.q(ctx).Model(&VolumeType{})
-	if publicOnly {
-		q = q.Where("is_public")
+	if project != "" {
+		q = q.Where("is_public OR id IN (SELECT volume_type_id FROM volume_type_access WHERE project_id = ?)", project)
 	}
 	var out []VolumeType
 	return out, db.Wrap(q.Order("name").Find(&out).Error, "list volume types")
+}
+
+// typeAccess is one project's access to a private type.
+type typeAccess struct {
+	VolumeTypeID string
+	ProjectID    string
+	CreatedAt    time.Time `gorm:"autoCreateTime:false"`
+}
+
+func (typeAccess) TableName() string { return "volume_type_access" }
+
+// AddTypeAccess lets project use private type id; a project that has
+// access already is ErrConflict.
+func (s *Store) AddTypeAccess(ctx context.Context, id, project string) error {
+	return db.Wrap(s.q(ctx).Create(&typeAccess{VolumeTypeID: id, ProjectID: project, CreatedAt: now()}).Error,
+		"access of project "+project+" to volume type "+id)
+}
+
+// RemoveTypeAccess takes a project's access away; none is ErrNotFound.
+func (s *Store) RemoveTypeAccess(ctx context.Context, id, project string) error {
+	return db.Affected(s.q(ctx).Where("volume_type_id = ? AND project_id = ?", id, project).Delete(&typeAccess{}),
+		"access of project "+project+" to volume type "+id)
+}
+
+// TypeAccess lists the projects with access to type id.
+func (s *Store) TypeAccess(ctx context.Context, id string) ([]string, error) {
+	var out []string
+	err := s.q(ctx).Model(&typeAccess{}).Where("volume_type_id = ?", id).Order("project_id").Pluck("project_id", &out).Error
+	return out, db.Wrap(err, "access to volume type "+id)
+}
+
+// HasTypeAccess reports whether project may use private type id.
+func (s *Store) HasTypeAccess(ctx context.Context, id, project string) (bool, error) {
+	var n int64
+	err := s.q(ctx).Model(&typeAccess{}).Where("volume_type_id = ? AND project_id = ?", id, project).Count(&n).Error
+	return n > 0, db.Wrap(err, "access to volume type "+id)
 }
 
 // UpdateType writes the given columns of type id.

@@ -85,6 +85,11 @@ func ConnectSubject(host string) string {
 	return fmt.Sprintf("kumo.%s.v1.connect.%s", Service, bus.HostToken(host))
 }
 
+// ManagerService is the bus service name every volume manager registers
+// its connect endpoint under, with its host and backend as metadata;
+// the API lists live managers by pinging it.
+const ManagerService = "volume-manager"
+
 // Stream is block storage's per-host work stream.
 const Stream = bus.WorkStream + "_VOLUME"
 
