@@ -3,5 +3,5 @@
 // hypervisor driver. It must not import another service's packages; it talks
 // to network and block storage over NATS (block storage through
 // compute/cinder), and to the image service through
-// its public API with the caller's own token (compute/glance), as Nova does.
+// its public API with the caller's own token (internal/glance), as Nova does.
 package compute

@@ -9,10 +9,10 @@ import (
 	"strings"
 	"time"
 
-	"github.com/kumo-cloud/kumo/compute/glance"
 	"github.com/kumo-cloud/kumo/compute/hypervisor"
 	"github.com/kumo-cloud/kumo/compute/store"
 	"github.com/kumo-cloud/kumo/compute/work"
+	"github.com/kumo-cloud/kumo/internal/glance"
 )
 
 // snapshot handles createImage: the API created the image (queued) and
@@ -101,5 +101,8 @@ func (a *Agent) takeSnapshot(ctx context.Context, in store.Instance, msg work.Ta
 		return err
 	}
 	defer f.Close()
-	return gl.Upload(ctx, msg.Token, msg.ImageID, "qcow2", "bare", f)
+	if err := gl.SetFormats(ctx, msg.Token, msg.ImageID, "qcow2", "bare"); err != nil {
+		return err
+	}
+	return gl.Upload(ctx, msg.Token, msg.ImageID, f)
 }

@@ -13,9 +13,9 @@ import (
 	"github.com/gophercloud/gophercloud/v2/openstack/image/v2/images"
 
 	"github.com/kumo-cloud/kumo/api"
-	"github.com/kumo-cloud/kumo/compute/glance"
 	"github.com/kumo-cloud/kumo/compute/store"
 	"github.com/kumo-cloud/kumo/compute/work"
+	"github.com/kumo-cloud/kumo/internal/glance"
 )
 
 const gib = int64(1) << 30

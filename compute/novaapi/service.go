@@ -9,13 +9,13 @@ import (
 	"github.com/nats-io/nats.go/micro"
 
 	"github.com/kumo-cloud/kumo/api"
-	"github.com/kumo-cloud/kumo/compute/glance"
 	pstore "github.com/kumo-cloud/kumo/compute/placement/store"
 	"github.com/kumo-cloud/kumo/compute/scheduler"
 	"github.com/kumo-cloud/kumo/compute/store"
 	"github.com/kumo-cloud/kumo/compute/work"
 	"github.com/kumo-cloud/kumo/internal/bus"
 	"github.com/kumo-cloud/kumo/internal/daemon"
+	"github.com/kumo-cloud/kumo/internal/glance"
 	"github.com/kumo-cloud/kumo/internal/quota"
 )
 

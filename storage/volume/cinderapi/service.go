@@ -13,8 +13,8 @@ import (
 	"github.com/kumo-cloud/kumo/api"
 	"github.com/kumo-cloud/kumo/api/policy"
 	"github.com/kumo-cloud/kumo/internal/bus"
+	"github.com/kumo-cloud/kumo/internal/glance"
 	"github.com/kumo-cloud/kumo/internal/quota"
-	"github.com/kumo-cloud/kumo/storage/volume/glance"
 	"github.com/kumo-cloud/kumo/storage/volume/store"
 	"github.com/kumo-cloud/kumo/storage/volume/work"
 )

@@ -13,9 +13,9 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/kumo-cloud/kumo/api"
+	"github.com/kumo-cloud/kumo/internal/glance"
 	"github.com/kumo-cloud/kumo/internal/quota"
 	"github.com/kumo-cloud/kumo/internal/revert"
-	"github.com/kumo-cloud/kumo/storage/volume/glance"
 	"github.com/kumo-cloud/kumo/storage/volume/store"
 	"github.com/kumo-cloud/kumo/storage/volume/work"
 )

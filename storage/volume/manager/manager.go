@@ -12,9 +12,9 @@ import (
 
 	"github.com/kumo-cloud/kumo/api"
 	"github.com/kumo-cloud/kumo/internal/bus"
+	"github.com/kumo-cloud/kumo/internal/glance"
 	"github.com/kumo-cloud/kumo/internal/quota"
 	"github.com/kumo-cloud/kumo/storage/volume/driver"
-	"github.com/kumo-cloud/kumo/storage/volume/glance"
 	"github.com/kumo-cloud/kumo/storage/volume/store"
 	"github.com/kumo-cloud/kumo/storage/volume/work"
 )

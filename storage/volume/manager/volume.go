@@ -7,8 +7,8 @@ import (
 	"io"
 	"time"
 
+	"github.com/kumo-cloud/kumo/internal/glance"
 	"github.com/kumo-cloud/kumo/storage/volume/driver"
-	"github.com/kumo-cloud/kumo/storage/volume/glance"
 	"github.com/kumo-cloud/kumo/storage/volume/store"
 	"github.com/kumo-cloud/kumo/storage/volume/work"
 )

@@ -1,10 +1,10 @@
-// Package glance is compute's client of the image service (Glance v2): the
-// compute API checks images a server boots or rebuilds from and creates
-// snapshot images, and the compute agent uploads snapshot data. Every call
-// acts with the caller's own token, as Nova acts with the request context,
-// so the image service's visibility and ownership rules apply unchanged.
-// It speaks HTTP through gophercloud and must not import the image
-// service's packages.
+// Package glance is the client every service uses to reach the image
+// service (Glance v2) over HTTP: compute checks boot images and uploads
+// snapshots, block storage reads images into volumes and uploads volumes
+// as images. Every call acts with the caller's own token, as OpenStack
+// services act with the request context, so the image service's
+// visibility and ownership rules apply unchanged. It speaks HTTP through
+// gophercloud, holds no state and must not import any service package.
 package glance
 
 import (
@@ -35,8 +35,8 @@ type Client struct {
 // New returns a client of the image endpoint at url (the catalog's image
 // URL, without the /v2 version, e.g. http://127.0.0.1:8080/image).
 func New(url string) *Client {
-	// Uploads stream large files: no overall timeout, the caller's
-	// context bounds each call.
+	// Uploads and downloads stream large files: no overall timeout, the
+	// caller's context bounds each call.
 	return &Client{url: strings.TrimRight(url, "/"), http: http.Client{Transport: http.DefaultTransport}}
 }
 
@@ -69,24 +69,31 @@ func (c *Client) Get(ctx context.Context, token, id string) (*Image, error) {
 	return img, wrap(err, "image "+id)
 }
 
+// Download streams an image's data; the caller closes it.
+func (c *Client) Download(ctx context.Context, token, id string) (io.ReadCloser, error) {
+	r, err := imagedata.Download(ctx, c.service(token), id).Extract()
+	return r, wrap(err, "download image "+id)
+}
+
 // Create creates an image record (queued, no data yet).
 func (c *Client) Create(ctx context.Context, token string, opts images.CreateOpts) (*Image, error) {
 	img, err := images.Create(ctx, c.service(token), opts).Extract()
 	return img, wrap(err, "create image")
 }
 
-// Upload sets the image's disk and container formats (a snapshot is created
-// without them, as Nova does) and uploads its data.
-func (c *Client) Upload(ctx context.Context, token, id, diskFormat, containerFormat string, data io.Reader) error {
-	sc := c.service(token)
-	_, err := images.Update(ctx, sc, id, images.UpdateOpts{
+// SetFormats sets an image's disk and container formats, for an image
+// created without them (a Nova snapshot is).
+func (c *Client) SetFormats(ctx context.Context, token, id, diskFormat, containerFormat string) error {
+	_, err := images.Update(ctx, c.service(token), id, images.UpdateOpts{
 		images.UpdateImageProperty{Op: images.ReplaceOp, Name: "disk_format", Value: diskFormat},
 		images.UpdateImageProperty{Op: images.ReplaceOp, Name: "container_format", Value: containerFormat},
 	}).Extract()
-	if err != nil {
-		return wrap(err, "set formats of image "+id)
-	}
-	return wrap(imagedata.Upload(ctx, sc, id, data).ExtractErr(), "upload image "+id)
+	return wrap(err, "set formats of image "+id)
+}
+
+// Upload uploads an image's data.
+func (c *Client) Upload(ctx context.Context, token, id string, data io.Reader) error {
+	return wrap(imagedata.Upload(ctx, c.service(token), id, data).ExtractErr(), "upload image "+id)
 }
 
 // Delete deletes an image; one already gone is not an error.
