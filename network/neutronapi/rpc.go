@@ -2,7 +2,6 @@ package neutronapi
 
 import (
 	"context"
-	"errors"
 	"net/netip"
 	"sort"
 
@@ -44,29 +43,6 @@ func (s *Service) startRPC() error {
 	}
 	s.rpc = svc
 	return nil
-}
-
-// busError carries an API error's kind and message over the bus.
-func busError(err error) error {
-	var ae *api.Error
-	if err == nil || !errors.As(err, &ae) {
-		return err
-	}
-	code := bus.CodeInternal
-	switch ae.Kind {
-	case api.KindBadRequest:
-		code = bus.CodeBadRequest
-	case api.KindNotFound:
-		code = bus.CodeNotFound
-	case api.KindConflict:
-		code = bus.CodeConflict
-	case api.KindQuotaExceeded:
-		code = bus.CodeQuotaExceeded
-	}
-	if code == bus.CodeInternal {
-		return bus.Errorf(code, "%v", err)
-	}
-	return bus.Errorf(code, "%s", ae.Message)
 }
 
 // allocatePorts creates or takes over the ports of an instance and binds
@@ -158,13 +134,13 @@ func (s *Service) allocatePorts(ctx context.Context, req rpc.AllocatePortsReques
 		return nil
 	})
 	if err != nil {
-		return rpc.AllocatePortsReply{}, busError(err)
+		return rpc.AllocatePortsReply{}, api.BusError(err)
 	}
 	for _, p := range created {
 		s.publish(ctx, "port", "create", p.ID, p.ProjectID, map[string]any{"id": p.ID, "device_id": p.DeviceID})
 	}
 	ports, err := s.describePorts(ctx, ids)
-	return rpc.AllocatePortsReply{Ports: ports}, busError(err)
+	return rpc.AllocatePortsReply{Ports: ports}, api.BusError(err)
 }
 
 // devicePorts lists the ports of a device in creation order.
@@ -328,7 +304,7 @@ func (s *Service) deallocatePorts(ctx context.Context, req rpc.DeallocatePortsRe
 		return nil
 	})
 	if err != nil {
-		return rpc.DeallocatePortsReply{}, busError(err)
+		return rpc.DeallocatePortsReply{}, api.BusError(err)
 	}
 	for _, p := range gone {
 		s.publish(ctx, "port", "delete", p.ID, p.ProjectID, nil)
@@ -343,14 +319,14 @@ func (s *Service) instancePorts(ctx context.Context, req rpc.InstancePortsReques
 	}
 	rows, err := devicePorts(ctx, s.store, req.DeviceID)
 	if err != nil {
-		return rpc.AllocatePortsReply{}, busError(err)
+		return rpc.AllocatePortsReply{}, api.BusError(err)
 	}
 	ids := make([]string, len(rows))
 	for i, p := range rows {
 		ids[i] = p.ID
 	}
 	ports, err := s.describePorts(ctx, ids)
-	return rpc.AllocatePortsReply{Ports: ports}, busError(err)
+	return rpc.AllocatePortsReply{Ports: ports}, api.BusError(err)
 }
 
 // instanceSecurityGroups adds or removes a group on every port of an
@@ -407,7 +383,7 @@ func (s *Service) instanceSecurityGroups(ctx context.Context, req rpc.SecurityGr
 		return nil
 	})
 	if err != nil {
-		return rpc.SecurityGroupReply{}, busError(err)
+		return rpc.SecurityGroupReply{}, api.BusError(err)
 	}
 	for _, id := range changed {
 		s.publish(ctx, "port", "update", id, req.ProjectID, map[string]any{"id": id})

@@ -3,7 +3,6 @@ package cinderapi
 import (
 	"context"
 	"encoding/json"
-	"errors"
 
 	"github.com/nats-io/nats.go/micro"
 
@@ -42,31 +41,6 @@ func (s *Service) startRPC() error {
 	return nil
 }
 
-// busError carries an API error's kind and message over the bus.
-func busError(err error) error {
-	var ae *api.Error
-	if err == nil || !errors.As(err, &ae) {
-		return err
-	}
-	code := bus.CodeInternal
-	switch ae.Kind {
-	case api.KindBadRequest:
-		code = bus.CodeBadRequest
-	case api.KindNotFound:
-		code = bus.CodeNotFound
-	case api.KindConflict:
-		code = bus.CodeConflict
-	case api.KindQuotaExceeded:
-		code = bus.CodeQuotaExceeded
-	case api.KindUnavailable:
-		code = bus.CodeUnavailable
-	}
-	if code == bus.CodeInternal {
-		return bus.Errorf(code, "%v", err)
-	}
-	return bus.Errorf(code, "%s", ae.Message)
-}
-
 func scopeCaller(sc rpc.Scope, token string) caller {
 	return caller{project: sc.ProjectID, user: sc.UserID, admin: sc.AllProjects, token: token}
 }
@@ -103,10 +77,10 @@ func rpcAttachment(a store.Attachment) rpc.Attachment {
 func (s *Service) rpcVolumeGet(ctx context.Context, req rpc.VolumeRequest) (rpc.Volume, error) {
 	v, err := s.visibleVolume(ctx, scopeCaller(req.Scope, ""), req.VolumeID)
 	if err != nil {
-		return rpc.Volume{}, busError(err)
+		return rpc.Volume{}, api.BusError(err)
 	}
 	out, err := s.rpcVolume(ctx, v)
-	return out, busError(err)
+	return out, api.BusError(err)
 }
 
 func (s *Service) rpcVolumeCreate(ctx context.Context, req rpc.VolumeCreateRequest) (rpc.Volume, error) {
@@ -122,24 +96,24 @@ func (s *Service) rpcVolumeCreate(ctx context.Context, req rpc.VolumeCreateReque
 	v, err := s.create(ctx, k, createRequest{Size: req.SizeGiB, Name: name, ImageID: req.ImageID, SnapshotID: req.SnapshotID,
 		SourceVolID: req.SourceVolumeID, VolumeType: req.VolumeType, AvailabilityZone: req.AvailabilityZone})
 	if err != nil {
-		return rpc.Volume{}, busError(err)
+		return rpc.Volume{}, api.BusError(err)
 	}
 	out, err := s.rpcVolume(ctx, v)
-	return out, busError(err)
+	return out, api.BusError(err)
 }
 
 func (s *Service) rpcVolumeDelete(ctx context.Context, req rpc.VolumeRequest) (rpc.Empty, error) {
 	v, err := s.visibleVolume(ctx, scopeCaller(req.Scope, ""), req.VolumeID)
 	if err != nil {
-		return rpc.Empty{}, busError(err)
+		return rpc.Empty{}, api.BusError(err)
 	}
-	return rpc.Empty{}, busError(s.startDelete(ctx, v.ID, false, false))
+	return rpc.Empty{}, api.BusError(s.startDelete(ctx, v.ID, false, false))
 }
 
 func (s *Service) rpcAttachmentCreate(ctx context.Context, req rpc.AttachmentCreateRequest) (rpc.Attachment, error) {
 	a, err := s.attachmentCreate(ctx, scopeCaller(req.Scope, ""), req.VolumeID, req.InstanceUUID, req.Mode)
 	if err != nil {
-		return rpc.Attachment{}, busError(err)
+		return rpc.Attachment{}, api.BusError(err)
 	}
 	return rpcAttachment(a), nil
 }
@@ -147,23 +121,23 @@ func (s *Service) rpcAttachmentCreate(ctx context.Context, req rpc.AttachmentCre
 func (s *Service) rpcAttachmentUpdate(ctx context.Context, req rpc.AttachmentUpdateRequest) (rpc.Attachment, error) {
 	a, err := s.attachmentUpdate(ctx, scopeCaller(req.Scope, ""), req.AttachmentID, req.Connector, req.Mountpoint)
 	if err != nil {
-		return rpc.Attachment{}, busError(err)
+		return rpc.Attachment{}, api.BusError(err)
 	}
 	return rpcAttachment(a), nil
 }
 
 func (s *Service) rpcAttachmentComplete(ctx context.Context, req rpc.AttachmentRequest) (rpc.Empty, error) {
-	return rpc.Empty{}, busError(s.attachmentComplete(ctx, scopeCaller(req.Scope, ""), req.AttachmentID))
+	return rpc.Empty{}, api.BusError(s.attachmentComplete(ctx, scopeCaller(req.Scope, ""), req.AttachmentID))
 }
 
 func (s *Service) rpcAttachmentDelete(ctx context.Context, req rpc.AttachmentRequest) (rpc.Empty, error) {
-	return rpc.Empty{}, busError(s.attachmentDelete(ctx, scopeCaller(req.Scope, ""), req.AttachmentID, true))
+	return rpc.Empty{}, api.BusError(s.attachmentDelete(ctx, scopeCaller(req.Scope, ""), req.AttachmentID, true))
 }
 
 func (s *Service) rpcBeginDetaching(ctx context.Context, req rpc.VolumeRequest) (rpc.Empty, error) {
-	return rpc.Empty{}, busError(s.beginDetaching(ctx, scopeCaller(req.Scope, ""), req.VolumeID))
+	return rpc.Empty{}, api.BusError(s.beginDetaching(ctx, scopeCaller(req.Scope, ""), req.VolumeID))
 }
 
 func (s *Service) rpcRollDetaching(ctx context.Context, req rpc.VolumeRequest) (rpc.Empty, error) {
-	return rpc.Empty{}, busError(s.rollDetaching(ctx, scopeCaller(req.Scope, ""), req.VolumeID))
+	return rpc.Empty{}, api.BusError(s.rollDetaching(ctx, scopeCaller(req.Scope, ""), req.VolumeID))
 }
