@@ -28,7 +28,7 @@ func TestJSONBodyMatchesEncodingJSON(t *testing.T) {
 	c, _ := gin.CreateTestContext(w)
 	c.Request = httptest.NewRequest("GET", "/", nil)
 	for _, v := range []any{
-		gin.H{"servers": []gin.H{s.serverView(c, in, Version{2, 96}), s.serverView(c, in, Version{2, 1})}},
+		gin.H{"servers": []gin.H{s.serverView(c, in, Version{Major: 2, Minor: 96}), s.serverView(c, in, Version{Major: 2, Minor: 1})}},
 		[]any{nil, 1, int64(-2), true, 1.5, []string{}, []string{odd}, gin.H{}, map[string]any{"k": []any{}}},
 		odd, (*string)(nil),
 	} {

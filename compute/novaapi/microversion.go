@@ -2,10 +2,7 @@ package novaapi
 
 import (
 	"errors"
-	"fmt"
 	"net/http"
-	"regexp"
-	"strconv"
 	"strings"
 
 	"github.com/gin-gonic/gin"
@@ -18,98 +15,32 @@ import (
 // service ("compute 2.60").
 const (
 	HeaderNovaVersion = "X-OpenStack-Nova-API-Version"
-	HeaderAPIVersion  = "OpenStack-API-Version"
+	HeaderAPIVersion  = api.HeaderAPIVersion
 	serviceType       = "compute"
 )
 
 // Version is a compute API microversion, 2.x.
-type Version struct{ Major, Minor int }
+type Version = api.Microversion
 
 // The range of microversions served. MaxVersion is the highest version
 // whose changes to every resource kumo serves are implemented; see
 // versions.go for the list.
 var (
-	MinVersion = Version{2, 1}
-	MaxVersion = Version{2, 96}
+	MinVersion = Version{Major: 2, Minor: 1}
+	MaxVersion = Version{Major: 2, Minor: 96}
 )
 
-// At reports whether v is 2.minor or later.
-func (v Version) At(minor int) bool { return v.Compare(Version{2, minor}) >= 0 }
-
-// Compare orders versions: -1, 0 or 1.
-func (v Version) Compare(o Version) int {
-	switch {
-	case v.Major != o.Major:
-		return cmpInt(v.Major, o.Major)
-	default:
-		return cmpInt(v.Minor, o.Minor)
-	}
-}
-
-func cmpInt(a, b int) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
-}
-
-func (v Version) String() string { return fmt.Sprintf("%d.%d", v.Major, v.Minor) }
-
-var versionPattern = regexp.MustCompile(`^([1-9][0-9]*)\.([1-9][0-9]*|0)$`)
+// microversions is how compute clients ask for a version.
+var microversions = api.Microversions{Service: serviceType, Legacy: HeaderNovaVersion, Min: MinVersion, Max: MaxVersion}
 
 // ParseVersion reads "2.x" or "latest".
-func ParseVersion(s string) (Version, error) {
-	s = strings.TrimSpace(s)
-	if strings.EqualFold(s, "latest") {
-		return MaxVersion, nil
-	}
-	m := versionPattern.FindStringSubmatch(s)
-	if m == nil {
-		return Version{}, api.BadRequest("API Version String %s is of invalid format. Must be of format MajorNum.MinorNum.", s)
-	}
-	major, err1 := strconv.Atoi(m[1])
-	minor, err2 := strconv.Atoi(m[2])
-	if err := errors.Join(err1, err2); err != nil {
-		return Version{}, api.BadRequest("API Version String %s is of invalid format. Must be of format MajorNum.MinorNum.", s)
-	}
-	return Version{major, minor}, nil
-}
-
-// requested finds the microversion a request asks for, as Nova does: the
-// "compute" entry of OpenStack-API-Version wins over
-// X-OpenStack-Nova-API-Version; with neither, "" (the minimum).
-func requested(h http.Header) string {
-	for _, line := range h.Values(HeaderAPIVersion) {
-		for _, part := range strings.Split(line, ",") {
-			fields := strings.Fields(part)
-			if len(fields) == 2 && strings.EqualFold(fields[0], serviceType) {
-				return fields[1]
-			}
-		}
-	}
-	return h.Get(HeaderNovaVersion)
-}
+func ParseVersion(s string) (Version, error) { return microversions.Parse(s) }
 
 // Negotiate returns the microversion to serve a request at: the minimum
 // without a header, the maximum for "latest", 400 for a malformed version
-// and 406 for one outside MinVersion..MaxVersion.
-func Negotiate(h http.Header) (Version, error) {
-	s := requested(h)
-	if strings.TrimSpace(s) == "" {
-		return MinVersion, nil
-	}
-	v, err := ParseVersion(s)
-	if err != nil {
-		return Version{}, err
-	}
-	if v.Compare(MinVersion) < 0 || v.Compare(MaxVersion) > 0 {
-		return Version{}, api.NotAcceptable("Version %s is not supported by the API. Minimum is %s and maximum is %s.", v, MinVersion, MaxVersion)
-	}
-	return v, nil
-}
+// and 406 for one outside MinVersion..MaxVersion. The "compute" entry of
+// OpenStack-API-Version wins over X-OpenStack-Nova-API-Version, as in Nova.
+func Negotiate(h http.Header) (Version, error) { return microversions.Negotiate(h) }
 
 // handler is a compute route's handler: it gets the negotiated microversion
 // and branches on it with v.At(minor).

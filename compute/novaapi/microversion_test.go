@@ -16,11 +16,11 @@ func TestNegotiate(t *testing.T) {
 		kind    api.Kind // 0 (internal) means no error expected
 	}{
 		{"no header is the minimum", nil, MinVersion, 0},
-		{"nova header", map[string]string{HeaderNovaVersion: "2.55"}, Version{2, 55}, 0},
-		{"generic header", map[string]string{HeaderAPIVersion: "compute 2.61"}, Version{2, 61}, 0},
-		{"generic header wins", map[string]string{HeaderAPIVersion: "compute 2.10", HeaderNovaVersion: "2.20"}, Version{2, 10}, 0},
-		{"generic header of another service", map[string]string{HeaderAPIVersion: "placement 1.10", HeaderNovaVersion: "2.20"}, Version{2, 20}, 0},
-		{"several services", map[string]string{HeaderAPIVersion: "placement 1.10, compute 2.3"}, Version{2, 3}, 0},
+		{"nova header", map[string]string{HeaderNovaVersion: "2.55"}, Version{Major: 2, Minor: 55}, 0},
+		{"generic header", map[string]string{HeaderAPIVersion: "compute 2.61"}, Version{Major: 2, Minor: 61}, 0},
+		{"generic header wins", map[string]string{HeaderAPIVersion: "compute 2.10", HeaderNovaVersion: "2.20"}, Version{Major: 2, Minor: 10}, 0},
+		{"generic header of another service", map[string]string{HeaderAPIVersion: "placement 1.10", HeaderNovaVersion: "2.20"}, Version{Major: 2, Minor: 20}, 0},
+		{"several services", map[string]string{HeaderAPIVersion: "placement 1.10, compute 2.3"}, Version{Major: 2, Minor: 3}, 0},
 		{"latest", map[string]string{HeaderNovaVersion: "latest"}, MaxVersion, 0},
 		{"generic latest", map[string]string{HeaderAPIVersion: "compute latest"}, MaxVersion, 0},
 		{"maximum", map[string]string{HeaderNovaVersion: MaxVersion.String()}, MaxVersion, 0},
@@ -52,11 +52,11 @@ func TestNegotiate(t *testing.T) {
 }
 
 func TestVersionAt(t *testing.T) {
-	v := Version{2, 55}
+	v := Version{Major: 2, Minor: 55}
 	if !v.At(55) || !v.At(2) || v.At(56) {
 		t.Fatalf("%v.At is wrong", v)
 	}
-	if (Version{3, 0}).At(96) != true {
+	if (Version{Major: 3, Minor: 0}).Compare(Version{Major: 2, Minor: 96}) <= 0 {
 		t.Fatal("3.0 should be after 2.96")
 	}
 	if MinVersion.String() != "2.1" || MaxVersion.Compare(MinVersion) <= 0 {
@@ -70,11 +70,11 @@ func TestValidKeyName(t *testing.T) {
 		v    Version
 		ok   bool
 	}{
-		{"my-key_1 x", Version{2, 1}, true},
-		{"me@host.example", Version{2, 91}, false},
-		{"me@host.example", Version{2, 92}, true},
-		{"", Version{2, 92}, false},
-		{"bad/name", Version{2, 92}, false},
+		{"my-key_1 x", Version{Major: 2, Minor: 1}, true},
+		{"me@host.example", Version{Major: 2, Minor: 91}, false},
+		{"me@host.example", Version{Major: 2, Minor: 92}, true},
+		{"", Version{Major: 2, Minor: 92}, false},
+		{"bad/name", Version{Major: 2, Minor: 92}, false},
 	} {
 		if err := validKeyName(tc.name, tc.v); (err == nil) != tc.ok {
 			t.Errorf("validKeyName(%q, %v) = %v, want ok=%v", tc.name, tc.v, err, tc.ok)

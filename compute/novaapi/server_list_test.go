@@ -72,7 +72,7 @@ func TestServerListDetailScales(t *testing.T) {
 		c.Request = httptest.NewRequest("GET", "/v2.1/servers/detail?"+query, nil).WithContext(ctx)
 		before := queries.Load()
 		start := time.Now()
-		resp, err := s.serverList(c, Version{2, 96}, true)
+		resp, err := s.serverList(c, Version{Major: 2, Minor: 96}, true)
 		if err != nil {
 			t.Fatalf("list %s: %v", query, err)
 		}

@@ -40,7 +40,7 @@ func TestParseNetworks(t *testing.T) {
 			if err := json.Unmarshal([]byte(tc.body), &m); err != nil {
 				t.Fatal(err)
 			}
-			got, err := parseNetworks(m, Version{2, tc.minor})
+			got, err := parseNetworks(m, Version{Major: 2, Minor: tc.minor})
 			if tc.err != "" {
 				var ae *api.Error
 				if !errors.As(err, &ae) || ae.Kind != api.KindBadRequest || !strings.Contains(ae.Message, tc.err) {

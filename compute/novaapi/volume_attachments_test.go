@@ -34,22 +34,22 @@ func TestParseAttach(t *testing.T) {
 		want       attachRequest
 		err        string
 	}{
-		{"plain", `{"volumeAttachment": {"volumeId": "` + vol + `"}}`, Version{2, 1},
+		{"plain", `{"volumeAttachment": {"volumeId": "` + vol + `"}}`, Version{Major: 2, Minor: 1},
 			attachRequest{volumeID: strings.ToLower(vol)}, ""},
-		{"device", `{"volumeAttachment": {"volumeId": "` + vol + `", "device": "/dev/vdc"}}`, Version{2, 1},
+		{"device", `{"volumeAttachment": {"volumeId": "` + vol + `", "device": "/dev/vdc"}}`, Version{Major: 2, Minor: 1},
 			attachRequest{volumeID: strings.ToLower(vol), device: "/dev/vdc"}, ""},
-		{"null device", `{"volumeAttachment": {"volumeId": "` + vol + `", "device": null}}`, Version{2, 1},
+		{"null device", `{"volumeAttachment": {"volumeId": "` + vol + `", "device": null}}`, Version{Major: 2, Minor: 1},
 			attachRequest{volumeID: strings.ToLower(vol)}, ""},
-		{"tag and delete", `{"volumeAttachment": {"volumeId": "` + vol + `", "tag": "data", "delete_on_termination": true}}`, Version{2, 79},
+		{"tag and delete", `{"volumeAttachment": {"volumeId": "` + vol + `", "tag": "data", "delete_on_termination": true}}`, Version{Major: 2, Minor: 79},
 			attachRequest{volumeID: strings.ToLower(vol), tag: "data", deleteOnTermination: true}, ""},
-		{"no volumeId", `{"volumeAttachment": {}}`, Version{2, 1}, attachRequest{}, "'volumeId' is a required property"},
-		{"not a uuid", `{"volumeAttachment": {"volumeId": "nope"}}`, Version{2, 1}, attachRequest{}, "is not a 'uuid'"},
-		{"bad device", `{"volumeAttachment": {"volumeId": "` + vol + `", "device": "vdb"}}`, Version{2, 1}, attachRequest{}, "does not match"},
-		{"tag before 2.49", `{"volumeAttachment": {"volumeId": "` + vol + `", "tag": "x"}}`, Version{2, 48}, attachRequest{}, "('tag' was unexpected)"},
-		{"bad tag", `{"volumeAttachment": {"volumeId": "` + vol + `", "tag": "a/b"}}`, Version{2, 49}, attachRequest{}, "does not match"},
-		{"delete before 2.79", `{"volumeAttachment": {"volumeId": "` + vol + `", "delete_on_termination": true}}`, Version{2, 78}, attachRequest{}, "was unexpected"},
-		{"bad bool", `{"volumeAttachment": {"volumeId": "` + vol + `", "delete_on_termination": "maybe"}}`, Version{2, 79}, attachRequest{}, "is not of type 'boolean'"},
-		{"no wrapper", `{"volumeId": "` + vol + `"}`, Version{2, 1}, attachRequest{}, "'volumeAttachment' is a required property"},
+		{"no volumeId", `{"volumeAttachment": {}}`, Version{Major: 2, Minor: 1}, attachRequest{}, "'volumeId' is a required property"},
+		{"not a uuid", `{"volumeAttachment": {"volumeId": "nope"}}`, Version{Major: 2, Minor: 1}, attachRequest{}, "is not a 'uuid'"},
+		{"bad device", `{"volumeAttachment": {"volumeId": "` + vol + `", "device": "vdb"}}`, Version{Major: 2, Minor: 1}, attachRequest{}, "does not match"},
+		{"tag before 2.49", `{"volumeAttachment": {"volumeId": "` + vol + `", "tag": "x"}}`, Version{Major: 2, Minor: 48}, attachRequest{}, "('tag' was unexpected)"},
+		{"bad tag", `{"volumeAttachment": {"volumeId": "` + vol + `", "tag": "a/b"}}`, Version{Major: 2, Minor: 49}, attachRequest{}, "does not match"},
+		{"delete before 2.79", `{"volumeAttachment": {"volumeId": "` + vol + `", "delete_on_termination": true}}`, Version{Major: 2, Minor: 78}, attachRequest{}, "was unexpected"},
+		{"bad bool", `{"volumeAttachment": {"volumeId": "` + vol + `", "delete_on_termination": "maybe"}}`, Version{Major: 2, Minor: 79}, attachRequest{}, "is not of type 'boolean'"},
+		{"no wrapper", `{"volumeId": "` + vol + `"}`, Version{Major: 2, Minor: 1}, attachRequest{}, "'volumeAttachment' is a required property"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			got, err := parseAttach(bodyContext(tc.body), tc.v)
@@ -80,19 +80,19 @@ func TestAttachmentView(t *testing.T) {
 		return strings.Join(out, ",")
 	}
 	for v, want := range map[Version]string{
-		{2, 1}:  "id,volumeId,serverId,device",
-		{2, 70}: "id,volumeId,serverId,device,tag",
-		{2, 79}: "id,volumeId,serverId,device,tag,delete_on_termination",
-		{2, 89}: "volumeId,serverId,device,tag,delete_on_termination,attachment_id,bdm_uuid",
+		{Major: 2, Minor: 1}:  "id,volumeId,serverId,device",
+		{Major: 2, Minor: 70}: "id,volumeId,serverId,device,tag",
+		{Major: 2, Minor: 79}: "id,volumeId,serverId,device,tag,delete_on_termination",
+		{Major: 2, Minor: 89}: "volumeId,serverId,device,tag,delete_on_termination,attachment_id,bdm_uuid",
 	} {
 		if got := keys(v); got != want {
 			t.Errorf("%v: keys %s, want %s", v, got, want)
 		}
 	}
-	if got := volumesAttachedView([]store.BDM{b}, Version{2, 1}); len(got) != 1 || got[0]["id"] != "v1" || got[0]["delete_on_termination"] != nil {
+	if got := volumesAttachedView([]store.BDM{b}, Version{Major: 2, Minor: 1}); len(got) != 1 || got[0]["id"] != "v1" || got[0]["delete_on_termination"] != nil {
 		t.Errorf("volumes_attached at 2.1: %v", got)
 	}
-	if got := volumesAttachedView([]store.BDM{b}, Version{2, 3}); got[0]["delete_on_termination"] != true {
+	if got := volumesAttachedView([]store.BDM{b}, Version{Major: 2, Minor: 3}); got[0]["delete_on_termination"] != true {
 		t.Errorf("volumes_attached at 2.3: %v", got)
 	}
 }
@@ -124,7 +124,7 @@ func TestUsedDevices(t *testing.T) {
 func TestParseBDMs(t *testing.T) {
 	const img = "5f1e4c8a-1d2b-4c3d-9e8f-0a1b2c3d4e5f"
 	const vol = "0b7f9b1e-3c2d-4e5f-8a9b-1c2d3e4f5a6b"
-	v := Version{2, 79}
+	v := Version{Major: 2, Minor: 79}
 	for _, tc := range []struct {
 		name, body string
 		err        string
@@ -162,7 +162,7 @@ func TestParseBDMs(t *testing.T) {
 			}
 		})
 	}
-	if _, err := parseBDMs([]byte(`[{"uuid": "`+vol+`", "source_type": "volume", "boot_index": 0, "tag": "x"}]`), Version{2, 41}); !badRequest(err, "('tag' was unexpected)") {
+	if _, err := parseBDMs([]byte(`[{"uuid": "`+vol+`", "source_type": "volume", "boot_index": 0, "tag": "x"}]`), Version{Major: 2, Minor: 41}); !badRequest(err, "('tag' was unexpected)") {
 		t.Errorf("tag at 2.41: %v", err)
 	}
 }

@@ -1,11 +1,7 @@
 package cinderapi
 
 import (
-	"fmt"
 	"net/http"
-	"regexp"
-	"strconv"
-	"strings"
 
 	"github.com/gin-gonic/gin"
 
@@ -14,61 +10,26 @@ import (
 
 // HeaderAPIVersion carries microversions ("volume 3.27").
 const (
-	HeaderAPIVersion = "OpenStack-API-Version"
+	HeaderAPIVersion = api.HeaderAPIVersion
 	serviceType      = "volume"
 )
 
 // Version is a block storage API microversion, 3.x.
-type Version struct{ Major, Minor int }
+type Version = api.Microversion
 
 // The range of microversions served.
 var (
-	MinVersion = Version{3, 0}
-	MaxVersion = Version{3, 70}
+	MinVersion = Version{Major: 3, Minor: 0}
+	MaxVersion = Version{Major: 3, Minor: 70}
 )
 
-// At reports whether v is 3.minor or later.
-func (v Version) At(minor int) bool { return v.Major > 3 || v.Major == 3 && v.Minor >= minor }
-
-// String is "3.x".
-func (v Version) String() string { return fmt.Sprintf("%d.%d", v.Major, v.Minor) }
-
-func (v Version) less(o Version) bool {
-	return v.Major < o.Major || v.Major == o.Major && v.Minor < o.Minor
-}
-
-var versionPattern = regexp.MustCompile(`^([1-9][0-9]*)\.([1-9][0-9]*|0)$`)
+// microversions is how volume clients ask for a version.
+var microversions = api.Microversions{Service: serviceType, Min: MinVersion, Max: MaxVersion}
 
 // Negotiate returns the microversion to serve: 3.0 without a header, the
 // maximum for "latest", 400 for a malformed version and 406 for one
 // outside the range, as Cinder does.
-func Negotiate(h http.Header) (Version, error) {
-	s := ""
-	for _, line := range h.Values(HeaderAPIVersion) {
-		for _, part := range strings.Split(line, ",") {
-			if f := strings.Fields(part); len(f) == 2 && strings.EqualFold(f[0], serviceType) {
-				s = f[1]
-			}
-		}
-	}
-	if s == "" {
-		return MinVersion, nil
-	}
-	if strings.EqualFold(s, "latest") {
-		return MaxVersion, nil
-	}
-	m := versionPattern.FindStringSubmatch(s)
-	if m == nil {
-		return Version{}, api.BadRequest("API Version String %s is of invalid format. Must be of format MajorNum.MinorNum.", s)
-	}
-	major, _ := strconv.Atoi(m[1])
-	minor, _ := strconv.Atoi(m[2])
-	v := Version{major, minor}
-	if v.less(MinVersion) || MaxVersion.less(v) {
-		return Version{}, api.NotAcceptable("Version %s is not supported by the API. Minimum is %s and maximum is %s.", v, MinVersion, MaxVersion)
-	}
-	return v, nil
-}
+func Negotiate(h http.Header) (Version, error) { return microversions.Negotiate(h) }
 
 // handler is a volume route's handler, given the negotiated microversion.
 type handler func(c *gin.Context, v Version) (*api.Response, error)

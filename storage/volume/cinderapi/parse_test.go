@@ -38,8 +38,8 @@ func TestNegotiate(t *testing.T) {
 		kind   api.Kind
 	}{
 		{"", MinVersion, 0},
-		{"volume 3.27", Version{3, 27}, 0},
-		{"compute 2.5, volume 3.44", Version{3, 44}, 0},
+		{"volume 3.27", Version{Major: 3, Minor: 27}, 0},
+		{"compute 2.5, volume 3.44", Version{Major: 3, Minor: 44}, 0},
 		{"volume latest", MaxVersion, 0},
 		{"volume 3.71", Version{}, api.KindNotAcceptable},
 		{"volume 2.0", Version{}, api.KindNotAcceptable},
