@@ -2,8 +2,6 @@ package store
 
 import (
 	"context"
-	"database/sql/driver"
-	"encoding/json"
 	"fmt"
 	"strings"
 	"time"
@@ -52,38 +50,7 @@ func (s *Store) q(ctx context.Context) *gorm.DB { return s.db.WithContext(ctx) }
 func now() time.Time { return time.Now().UTC().Round(time.Microsecond) }
 
 // Specs are a flavor's extra specs, stored as a jsonb object of strings.
-type Specs map[string]string
-
-// Scan implements sql.Scanner.
-func (p *Specs) Scan(src any) error {
-	var raw []byte
-	switch v := src.(type) {
-	case nil:
-		*p = Specs{}
-		return nil
-	case []byte:
-		raw = v
-	case string:
-		raw = []byte(v)
-	default:
-		return fmt.Errorf("scan extra specs: unexpected %T", src)
-	}
-	out := Specs{}
-	if err := json.Unmarshal(raw, &out); err != nil {
-		return fmt.Errorf("scan extra specs: %w", err)
-	}
-	*p = out
-	return nil
-}
-
-// Value implements driver.Valuer.
-func (p Specs) Value() (driver.Value, error) {
-	if p == nil {
-		return "{}", nil
-	}
-	raw, err := json.Marshal(map[string]string(p))
-	return string(raw), err
-}
+type Specs = db.StringMap
 
 // Host is a kumod host from the core nodes table.
 type Host struct {

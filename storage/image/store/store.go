@@ -2,9 +2,6 @@ package store
 
 import (
 	"context"
-	"database/sql/driver"
-	"encoding/json"
-	"fmt"
 	"time"
 
 	"gorm.io/gorm"
@@ -54,38 +51,7 @@ func forUpdate(db *gorm.DB) *gorm.DB { return db.Clauses(clause.Locking{Strength
 
 // Props are an image's custom properties, stored as a jsonb object of
 // strings.
-type Props map[string]string
-
-// Scan implements sql.Scanner.
-func (p *Props) Scan(src any) error {
-	var raw []byte
-	switch v := src.(type) {
-	case nil:
-		*p = Props{}
-		return nil
-	case []byte:
-		raw = v
-	case string:
-		raw = []byte(v)
-	default:
-		return fmt.Errorf("scan properties: unexpected %T", src)
-	}
-	out := Props{}
-	if err := json.Unmarshal(raw, &out); err != nil {
-		return fmt.Errorf("scan properties: %w", err)
-	}
-	*p = out
-	return nil
-}
-
-// Value implements driver.Valuer.
-func (p Props) Value() (driver.Value, error) {
-	if p == nil {
-		return "{}", nil
-	}
-	raw, err := json.Marshal(map[string]string(p))
-	return string(raw), err
-}
+type Props = db.StringMap
 
 // TextArray is the shared text[] column type.
 type TextArray = db.TextArray

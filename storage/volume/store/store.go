@@ -56,26 +56,7 @@ func forUpdate(gdb *gorm.DB) *gorm.DB { return gdb.Clauses(clause.Locking{Streng
 
 // Meta is a string map stored as a jsonb object (metadata, extra specs,
 // image metadata).
-type Meta map[string]string
-
-// Scan implements sql.Scanner.
-func (m *Meta) Scan(src any) error {
-	out := Meta{}
-	if err := scanJSON(src, &out); err != nil {
-		return fmt.Errorf("scan metadata: %w", err)
-	}
-	*m = out
-	return nil
-}
-
-// Value implements driver.Valuer.
-func (m Meta) Value() (driver.Value, error) {
-	if m == nil {
-		return "{}", nil
-	}
-	raw, err := json.Marshal(map[string]string(m))
-	return string(raw), err
-}
+type Meta = db.StringMap
 
 // JSON is a nullable jsonb value kept raw (connector, connection info).
 type JSON json.RawMessage
@@ -101,21 +82,6 @@ func (j JSON) Value() (driver.Value, error) {
 		return nil, nil
 	}
 	return string(j), nil
-}
-
-func scanJSON(src, dst any) error {
-	var raw []byte
-	switch v := src.(type) {
-	case nil:
-		return nil
-	case []byte:
-		raw = v
-	case string:
-		raw = []byte(v)
-	default:
-		return fmt.Errorf("unexpected %T", src)
-	}
-	return json.Unmarshal(raw, dst)
 }
 
 // Quota resources of the volume service (Cinder's volumes, gigabytes and
