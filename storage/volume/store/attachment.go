@@ -39,20 +39,17 @@ func (s *Store) CreateAttachment(ctx context.Context, a *Attachment) error {
 
 // GetAttachment returns one attachment.
 func (s *Store) GetAttachment(ctx context.Context, id string) (Attachment, error) {
-	var a Attachment
-	err := s.q(ctx).Where("id = ?", id).Take(&a).Error
-	return a, db.Wrap(err, "attachment "+id)
+	return getRow[Attachment](ctx, s, "attachment", id, false)
 }
 
 // UpdateAttachment writes the given columns of attachment id.
 func (s *Store) UpdateAttachment(ctx context.Context, id string, cols map[string]any) error {
-	cols["updated_at"] = now()
-	return db.Affected(s.q(ctx).Model(&Attachment{}).Where("id = ?", id).Updates(cols), "attachment "+id)
+	return updateRow[Attachment](ctx, s, "attachment", id, cols)
 }
 
 // DeleteAttachment removes attachment id.
 func (s *Store) DeleteAttachment(ctx context.Context, id string) error {
-	return db.Affected(s.q(ctx).Where("id = ?", id).Delete(&Attachment{}), "attachment "+id)
+	return deleteRow[Attachment](ctx, s, "attachment", id)
 }
 
 // VolumeAttachments lists a volume's attachments, oldest first.

@@ -46,38 +46,28 @@ func (s *Store) CreateSnapshot(ctx context.Context, sn *Snapshot) error {
 
 // GetSnapshot returns one snapshot.
 func (s *Store) GetSnapshot(ctx context.Context, id string) (Snapshot, error) {
-	var sn Snapshot
-	err := s.q(ctx).Where("id = ?", id).Take(&sn).Error
-	return sn, db.Wrap(err, "snapshot "+id)
+	return getRow[Snapshot](ctx, s, "snapshot", id, false)
 }
 
 // LockSnapshot is GetSnapshot with a row lock, for use inside Tx.
 func (s *Store) LockSnapshot(ctx context.Context, id string) (Snapshot, error) {
-	var sn Snapshot
-	err := forUpdate(s.q(ctx)).Where("id = ?", id).Take(&sn).Error
-	return sn, db.Wrap(err, "snapshot "+id)
+	return getRow[Snapshot](ctx, s, "snapshot", id, true)
 }
 
 // UpdateSnapshot writes the given columns of snapshot id.
 func (s *Store) UpdateSnapshot(ctx context.Context, id string, cols map[string]any) error {
-	cols["updated_at"] = now()
-	return db.Affected(s.q(ctx).Model(&Snapshot{}).Where("id = ?", id).Updates(cols), "snapshot "+id)
+	return updateRow[Snapshot](ctx, s, "snapshot", id, cols)
 }
 
 // SetSnapshotStatus moves snapshot id to status if it is in one of from
 // (any when empty) and reports whether it did.
 func (s *Store) SetSnapshotStatus(ctx context.Context, id, status string, from ...string) (bool, error) {
-	q := s.q(ctx).Model(&Snapshot{}).Where("id = ?", id)
-	if len(from) > 0 {
-		q = q.Where("status IN ?", from)
-	}
-	res := q.Updates(map[string]any{"status": status, "updated_at": now()})
-	return res.RowsAffected > 0, db.Wrap(res.Error, "snapshot "+id)
+	return setRowStatus[Snapshot](ctx, s, "snapshot", id, status, from)
 }
 
 // DeleteSnapshot removes snapshot id's row.
 func (s *Store) DeleteSnapshot(ctx context.Context, id string) error {
-	return db.Affected(s.q(ctx).Where("id = ?", id).Delete(&Snapshot{}), "snapshot "+id)
+	return deleteRow[Snapshot](ctx, s, "snapshot", id)
 }
 
 // CountSnapshots counts the snapshots of a volume.

@@ -81,38 +81,28 @@ func (s *Store) CreateVolume(ctx context.Context, v *Volume) error {
 
 // GetVolume returns one volume.
 func (s *Store) GetVolume(ctx context.Context, id string) (Volume, error) {
-	var v Volume
-	err := s.q(ctx).Where("id = ?", id).Take(&v).Error
-	return v, db.Wrap(err, "volume "+id)
+	return getRow[Volume](ctx, s, "volume", id, false)
 }
 
 // LockVolume is GetVolume with a row lock, for use inside Tx.
 func (s *Store) LockVolume(ctx context.Context, id string) (Volume, error) {
-	var v Volume
-	err := forUpdate(s.q(ctx)).Where("id = ?", id).Take(&v).Error
-	return v, db.Wrap(err, "volume "+id)
+	return getRow[Volume](ctx, s, "volume", id, true)
 }
 
 // UpdateVolume writes the given columns of volume id and bumps updated_at.
 func (s *Store) UpdateVolume(ctx context.Context, id string, cols map[string]any) error {
-	cols["updated_at"] = now()
-	return db.Affected(s.q(ctx).Model(&Volume{}).Where("id = ?", id).Updates(cols), "volume "+id)
+	return updateRow[Volume](ctx, s, "volume", id, cols)
 }
 
 // SetVolumeStatus moves volume id to status if it is in one of from (any
 // status when from is empty) and reports whether it did.
 func (s *Store) SetVolumeStatus(ctx context.Context, id, status string, from ...string) (bool, error) {
-	q := s.q(ctx).Model(&Volume{}).Where("id = ?", id)
-	if len(from) > 0 {
-		q = q.Where("status IN ?", from)
-	}
-	res := q.Updates(map[string]any{"status": status, "updated_at": now()})
-	return res.RowsAffected > 0, db.Wrap(res.Error, "volume "+id)
+	return setRowStatus[Volume](ctx, s, "volume", id, status, from)
 }
 
 // DeleteVolume removes volume id's row (its attachments go with it).
 func (s *Store) DeleteVolume(ctx context.Context, id string) error {
-	return db.Affected(s.q(ctx).Where("id = ?", id).Delete(&Volume{}), "volume "+id)
+	return deleteRow[Volume](ctx, s, "volume", id)
 }
 
 // VolumesOnHost lists the volumes a backend host holds in one of statuses.

@@ -35,9 +35,7 @@ func (s *Store) CreateType(ctx context.Context, t *VolumeType) error {
 
 // GetType returns a type by ID.
 func (s *Store) GetType(ctx context.Context, id string) (VolumeType, error) {
-	var t VolumeType
-	err := s.q(ctx).Where("id = ?", id).Take(&t).Error
-	return t, db.Wrap(err, "volume type "+id)
+	return getRow[VolumeType](ctx, s, "volume type", id, false)
 }
 
 // GetTypeByName returns a type by name.
@@ -96,11 +94,10 @@ func (s *Store) HasTypeAccess(ctx context.Context, id, project string) (bool, er
 
 // UpdateType writes the given columns of type id.
 func (s *Store) UpdateType(ctx context.Context, id string, cols map[string]any) error {
-	cols["updated_at"] = now()
-	return db.Affected(s.q(ctx).Model(&VolumeType{}).Where("id = ?", id).Updates(cols), "volume type "+id)
+	return updateRow[VolumeType](ctx, s, "volume type", id, cols)
 }
 
 // DeleteType removes type id; one still used by a volume is ErrConflict.
 func (s *Store) DeleteType(ctx context.Context, id string) error {
-	return db.Affected(s.q(ctx).Where("id = ?", id).Delete(&VolumeType{}), "volume type "+id)
+	return deleteRow[VolumeType](ctx, s, "volume type", id)
 }
