@@ -313,10 +313,25 @@ func volumeSetCommand() *cobra.Command {
 }
 
 func volumeDeleteCommand() *cobra.Command {
+	return blockDeleteCommand("VOLUME", "volumes",
+		func(s *session, vc *gophercloud.ServiceClient, ref string) (string, error) {
+			v, err := s.findVolume(vc, ref)
+			if err != nil {
+				return "", err
+			}
+			return v.ID, volumes.Delete(s.ctx, vc, v.ID, volumes.DeleteOpts{}).ExtractErr()
+		}, waitVolume)
+}
+
+// blockDeleteCommand is "delete NOUN..." for block-storage objects: del
+// finds each by name or id and deletes it, returning its id, and --wait
+// waits (with wait and no status) until every one is gone.
+func blockDeleteCommand(noun, plural string, del func(s *session, vc *gophercloud.ServiceClient, ref string) (string, error),
+	wait func(ctx context.Context, vc *gophercloud.ServiceClient, id string, want ...string) error) *cobra.Command {
 	var w waitFlags
 	cmd := &cobra.Command{
-		Use:   "delete VOLUME...",
-		Short: "Delete volumes (names or ids)",
+		Use:   "delete " + noun + "...",
+		Short: "Delete " + plural + " (names or ids)",
 		Args:  cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			s, vc, err := volumeSession(cmd)
@@ -325,14 +340,11 @@ func volumeDeleteCommand() *cobra.Command {
 			}
 			var ids []string
 			for _, ref := range args {
-				v, err := s.findVolume(vc, ref)
+				id, err := del(s, vc, ref)
 				if err != nil {
 					return err
 				}
-				if err := volumes.Delete(s.ctx, vc, v.ID, volumes.DeleteOpts{}).ExtractErr(); err != nil {
-					return err
-				}
-				ids = append(ids, v.ID)
+				ids = append(ids, id)
 			}
 			if !w.wait {
 				return nil
@@ -340,13 +352,13 @@ func volumeDeleteCommand() *cobra.Command {
 			ctx, cancel := w.context(cmd)
 			defer cancel()
 			for _, id := range ids {
-				if err := waitVolume(ctx, vc, id); err != nil {
+				if err := wait(ctx, vc, id); err != nil {
 					return err
 				}
 			}
 			return nil
 		},
 	}
-	w.add(cmd, "the volumes are gone")
+	w.add(cmd, "the "+plural+" are gone")
 	return cmd
 }

@@ -131,41 +131,14 @@ func snapshotCommand() *cobra.Command {
 		},
 	}
 
-	var dw waitFlags
-	del := &cobra.Command{
-		Use:   "delete SNAPSHOT...",
-		Short: "Delete snapshots (names or ids)",
-		Args:  cobra.MinimumNArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			s, vc, err := volumeSession(cmd)
+	del := blockDeleteCommand("SNAPSHOT", "snapshots",
+		func(s *session, vc *gophercloud.ServiceClient, ref string) (string, error) {
+			snap, err := s.findSnapshot(vc, ref)
 			if err != nil {
-				return err
+				return "", err
 			}
-			var ids []string
-			for _, ref := range args {
-				snap, err := s.findSnapshot(vc, ref)
-				if err != nil {
-					return err
-				}
-				if err := snapshots.Delete(s.ctx, vc, snap.ID).ExtractErr(); err != nil {
-					return err
-				}
-				ids = append(ids, snap.ID)
-			}
-			if !dw.wait {
-				return nil
-			}
-			ctx, cancel := dw.context(cmd)
-			defer cancel()
-			for _, id := range ids {
-				if err := waitSnapshot(ctx, vc, id); err != nil {
-					return err
-				}
-			}
-			return nil
-		},
-	}
-	dw.add(del, "the snapshots are gone")
+			return snap.ID, snapshots.Delete(s.ctx, vc, snap.ID).ExtractErr()
+		}, waitSnapshot)
 
 	cmd.AddCommand(create, list, show, del)
 	return cmd

@@ -225,64 +225,54 @@ const (
 
 // volumeTarget loads the volume the path names, hiding another project's.
 func (s *Service) volumeTarget(c *gin.Context, t policy.Target) error {
-	if err := s.urlProject(c, t); err != nil {
-		return err
-	}
-	v, err := s.visibleVolume(c.Request.Context(), callerOf(c), c.Param("volume_id"))
-	if err != nil {
-		return err
-	}
-	c.Set(ctxVolume, v)
-	t["project_id"] = v.ProjectID
-	return nil
+	return pathTarget(s, c, t, "volume_id", ctxVolume, "Volume", s.store.GetVolume, func(v store.Volume) string { return v.ProjectID })
 }
 
 // snapshotTarget loads the snapshot the path names.
 func (s *Service) snapshotTarget(c *gin.Context, t policy.Target) error {
-	if err := s.urlProject(c, t); err != nil {
-		return err
-	}
-	id := c.Param("snapshot_id")
-	sn, err := s.store.GetSnapshot(c.Request.Context(), id)
-	if err == nil && !callerOf(c).sees(sn.ProjectID) {
-		err = store.ErrNotFound
-	}
-	if err != nil {
-		return notFound(err, "Snapshot %s could not be found.", id)
-	}
-	c.Set(ctxSnapshot, sn)
-	t["project_id"] = sn.ProjectID
-	return nil
+	return pathTarget(s, c, t, "snapshot_id", ctxSnapshot, "Snapshot", s.store.GetSnapshot, func(sn store.Snapshot) string { return sn.ProjectID })
 }
 
 // attachmentTarget loads the attachment the path names.
 func (s *Service) attachmentTarget(c *gin.Context, t policy.Target) error {
+	return pathTarget(s, c, t, "attachment_id", ctxAttachment, "VolumeAttachment", s.store.GetAttachment, func(a store.Attachment) string { return a.ProjectID })
+}
+
+// pathTarget checks the URL's project, loads the object path parameter
+// param names with get (Cinder's 404 for one the caller may not see),
+// keeps it in the request under key and gives its project to the policy
+// target.
+func pathTarget[T any](s *Service, c *gin.Context, t policy.Target, param, key, kind string,
+	get func(context.Context, string) (T, error), project func(T) string) error {
 	if err := s.urlProject(c, t); err != nil {
 		return err
 	}
-	id := c.Param("attachment_id")
-	a, err := s.store.GetAttachment(c.Request.Context(), id)
-	if err == nil && !callerOf(c).sees(a.ProjectID) {
-		err = store.ErrNotFound
-	}
+	obj, err := visible(c.Request.Context(), callerOf(c), kind, c.Param(param), get, project)
 	if err != nil {
-		return notFound(err, "VolumeAttachment %s could not be found.", id)
+		return err
 	}
-	c.Set(ctxAttachment, a)
-	t["project_id"] = a.ProjectID
+	c.Set(key, obj)
+	t["project_id"] = project(obj)
 	return nil
 }
 
 // visibleVolume returns a volume the caller may see, or Cinder's 404.
 func (s *Service) visibleVolume(ctx context.Context, k caller, id string) (store.Volume, error) {
-	v, err := s.store.GetVolume(ctx, id)
-	if err == nil && !k.sees(v.ProjectID) {
+	return visible(ctx, k, "Volume", id, s.store.GetVolume, func(v store.Volume) string { return v.ProjectID })
+}
+
+// visible returns what get finds for id if the caller may see its
+// project, else Cinder's "<kind> <id> could not be found." (404).
+func visible[T any](ctx context.Context, k caller, kind, id string, get func(context.Context, string) (T, error), project func(T) string) (T, error) {
+	obj, err := get(ctx, id)
+	if err == nil && !k.sees(project(obj)) {
 		err = store.ErrNotFound
 	}
 	if err != nil {
-		return store.Volume{}, notFound(err, "Volume %s could not be found.", id)
+		var zero T
+		return zero, notFound(err, "%s %s could not be found.", kind, id)
 	}
-	return v, nil
+	return obj, nil
 }
 
 // notFound turns a store miss into a 404 with Cinder's message and any
